@@ -1,0 +1,1 @@
+//! Renderers (placeholder until written).
