@@ -93,32 +93,45 @@ impl<In> MessageCodec<In> {
 
 impl<In: DeserializeOwned> MessageCodec<In> {
     /// Checks the header and returns a complete frame's body, or `None` for "need more bytes".
-    fn next_frame(&mut self, src: &mut BytesMut, eof: bool) -> Result<Option<BytesMut>, FrameError> {
+    fn next_frame(
+        &mut self,
+        src: &mut BytesMut,
+        eof: bool,
+    ) -> Result<Option<BytesMut>, FrameError> {
         let Some(&first) = src.first() else {
             return Ok(None);
         };
         if first != 0 {
             return not_a_frame(src, eof);
         }
-        if src.len() >= HEADER_LEN {
-            let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
-            if len > MAX_FRAME_LEN {
-                return Err(FrameError::TooLarge {
-                    len,
-                    max: MAX_FRAME_LEN,
-                });
-            }
-            if eof && src.len() < HEADER_LEN + len {
+        if src.len() < HEADER_LEN {
+            return if eof {
+                Err(FrameError::Truncated {
+                    buffered: src.len(),
+                    expected: HEADER_LEN,
+                })
+            } else {
+                Ok(None)
+            };
+        }
+        let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
+        if len > MAX_FRAME_LEN {
+            return Err(FrameError::TooLarge {
+                len,
+                max: MAX_FRAME_LEN,
+            });
+        }
+        // Hand the frame to the inner codec only once it is whole: it then never holds a half-read
+        // header, so every call here starts at a frame boundary and the checks above stay valid.
+        if src.len() < HEADER_LEN + len {
+            if eof {
                 return Err(FrameError::Truncated {
                     buffered: src.len() - HEADER_LEN,
                     expected: len,
                 });
             }
-        } else if eof {
-            return Err(FrameError::Truncated {
-                buffered: src.len(),
-                expected: HEADER_LEN,
-            });
+            src.reserve(HEADER_LEN + len - src.len());
+            return Ok(None);
         }
         self.frames.decode(src).map_err(FrameError::Io)
     }
@@ -154,7 +167,8 @@ fn looks_like_text(bytes: &[u8], eof: bool) -> bool {
         }
         Err(_) => return false,
     };
-    text.chars().all(|c| !c.is_control() || c == '\t' || c == '\r')
+    text.chars()
+        .all(|c| !c.is_control() || c == '\t' || c == '\r')
 }
 
 impl<In: DeserializeOwned> Decoder for MessageCodec<In> {
@@ -188,7 +202,9 @@ impl<In, T: Serialize> Encoder<T> for MessageCodec<In> {
                 max: MAX_FRAME_LEN,
             });
         }
-        self.frames.encode(bytes::Bytes::from(body), dst).map_err(FrameError::Io)
+        self.frames
+            .encode(bytes::Bytes::from(body), dst)
+            .map_err(FrameError::Io)
     }
 }
 

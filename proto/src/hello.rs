@@ -165,13 +165,25 @@ mod tests {
         let mut theirs = Hello::new(Role::Agent, "backup-orchestrator 2.0.0");
         theirs.protocol.major = 2;
         let message = theirs.check_compatible(&ours).unwrap_err().to_string();
-        assert!(message.contains("protocol 2.0 (backup-orchestrator 2.0.0)"), "{message}");
-        assert!(message.contains("protocol 1.0 (backup-orchestrator-ctl 0.1.0)"), "{message}");
-        assert!(message.ends_with("upgrade this side to match the backup-orchestrator agent"), "{message}");
+        assert!(
+            message.contains("protocol 2.0 (backup-orchestrator 2.0.0)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("protocol 1.0 (backup-orchestrator-ctl 0.1.0)"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("upgrade this side to match the backup-orchestrator agent"),
+            "{message}"
+        );
 
         theirs.protocol.major = 0;
         let message = theirs.check_compatible(&ours).unwrap_err().to_string();
-        assert!(message.contains("upgrade the backup-orchestrator agent to match this side"), "{message}");
+        assert!(
+            message.contains("upgrade the backup-orchestrator agent to match this side"),
+            "{message}"
+        );
     }
 
     #[test]

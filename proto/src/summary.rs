@@ -149,18 +149,17 @@ impl Verdict {
         }
         let bad = u64::from(v.failed + v.timed_out);
         let total = u64::from(v.total_services);
-        v.failure_rate_percent = if total == 0 {
-            0
-        } else {
-            u32::try_from(bad * 100 / total).unwrap_or(100)
-        };
-        v.exit_code = if preflight_failed || bad * 100 > u64::from(failure_threshold_percent) * total {
-            exit_codes::CRITICAL
-        } else if bad > 0 {
-            exit_codes::PARTIAL_FAILURE
-        } else {
-            exit_codes::SUCCESS
-        };
+        v.failure_rate_percent = (bad * 100)
+            .checked_div(total)
+            .map_or(0, |rate| u32::try_from(rate).unwrap_or(100));
+        v.exit_code =
+            if preflight_failed || bad * 100 > u64::from(failure_threshold_percent) * total {
+                exit_codes::CRITICAL
+            } else if bad > 0 {
+                exit_codes::PARTIAL_FAILURE
+            } else {
+                exit_codes::SUCCESS
+            };
         v
     }
 }
@@ -179,7 +178,15 @@ mod tests {
     #[test]
     fn verdict_is_partial_with_six_percent_when_one_of_fifteen_fails() {
         let v = Verdict::compute(outcomes(14, 1, 0), 50, false);
-        assert_eq!((v.total_services, v.failed, v.failure_rate_percent, v.exit_code), (15, 1, 6, 1));
+        assert_eq!(
+            (
+                v.total_services,
+                v.failed,
+                v.failure_rate_percent,
+                v.exit_code
+            ),
+            (15, 1, 6, 1)
+        );
     }
 
     #[test]
@@ -191,7 +198,10 @@ mod tests {
     #[test]
     fn verdict_counts_timeouts_as_failures() {
         let v = Verdict::compute(outcomes(6, 4, 5), 50, false);
-        assert_eq!((v.timed_out, v.failure_rate_percent, v.exit_code), (5, 60, 2));
+        assert_eq!(
+            (v.timed_out, v.failure_rate_percent, v.exit_code),
+            (5, 60, 2)
+        );
     }
 
     #[test]
@@ -202,13 +212,23 @@ mod tests {
 
     #[test]
     fn verdict_never_fails_on_warnings_or_skips() {
-        let v = Verdict::compute([Outcome::Warning, Outcome::Skipped, Outcome::Success], 50, false);
-        assert_eq!((v.total_services, v.warnings, v.skipped, v.exit_code), (3, 1, 1, 0));
+        let v = Verdict::compute(
+            [Outcome::Warning, Outcome::Skipped, Outcome::Success],
+            50,
+            false,
+        );
+        assert_eq!(
+            (v.total_services, v.warnings, v.skipped, v.exit_code),
+            (3, 1, 1, 0)
+        );
     }
 
     #[test]
     fn verdict_is_critical_when_preflight_failed_even_with_no_units() {
         let v = Verdict::compute([], 50, true);
-        assert_eq!((v.total_services, v.failure_rate_percent, v.exit_code), (0, 0, 2));
+        assert_eq!(
+            (v.total_services, v.failure_rate_percent, v.exit_code),
+            (0, 0, 2)
+        );
     }
 }
