@@ -1,1 +1,58 @@
-//! Renderers (placeholder until written).
+//! Renders a backup-orchestrator run: the same typed event stream shown by the agent on the host
+//! (`sudo backup-orchestrator`) and by the controller on the laptop (`backup-orchestrator-ctl HOST`).
+//!
+//! This crate only consumes [`Envelope`]s and a [`Summary`]; it knows nothing of how they arrived
+//! (engine callback, event log, SSH frames). The main type is [`Renderer`]; [`OutputMode::choose`]
+//! picks its mode from `--json`, `--quiet` and the terminal.
+//!
+//! # Streams
+//!
+//! | mode | stdout | stderr |
+//! |---|---|---|
+//! | [`OutputMode::Plain`] | every line, `[INFO] …` | nothing |
+//! | [`OutputMode::Bars`] | nothing | bars; lines, marks and the final report above them |
+//! | [`OutputMode::Json`] | the summary JSON, once, at [`Renderer::finish`] | error-level lines |
+//! | [`OutputMode::Quiet`] | nothing | error-level lines |
+//!
+//! # Lines
+//!
+//! Plain mode, and the lines printed above the bars, keep the user's script's format, one line per
+//! event, no ANSI codes in plain mode:
+//!
+//! ```text
+//! [INFO] Stage 0: Pre-Flight Checks
+//! [INFO] Disk space check passed: /mnt/nas-backup has 120GB available
+//! [INFO] Stage 1: snapshots (1 unit: sanoid.service, failures are warnings)
+//! [INFO] Starting sanoid.service...
+//! [INFO] sanoid.service succeeded in 2.1s
+//! [WARN] syncoid-tank-services-prowlarr.service failed with result: exit-code (exit status 1) after 48.3s
+//! [WARN] restic-backup-plex.service skipped: already activating (started by its timer)
+//! [INFO] Stage 5: Verification and Final Report
+//! ```
+//!
+//! - Stages are numbered from 1 (the wire's `index + 1`); preflight is `Stage 0`; the final report is
+//!   `Stage N+1`, N being the plan's stage count.
+//! - With a host label, each line reads `[INFO] forge: …`: the level tag stays first.
+//! - Sizes are in GB as `df -BG` shows them (powers of 1024, rounded down), MB/KB below 1 GB.
+//! - Every duration comes from the envelopes (`duration_ms`, `elapsed_ms`), never from the local
+//!   clock, so a replayed run prints exactly what the live one did.
+//! - `--verbose` adds `[DEBUG]` lines: plan source, invocation ids, systemd states, debug log events.
+//! - In bars mode a unit's final line starts with a mark instead of its level: ✔ success, ✘ failed,
+//!   ⏱ timed out, ↷ skipped, ⚠ warning, ○ planned (dry run); `Starting …` lines are spinners.
+
+mod bars;
+mod demo;
+mod format;
+mod json;
+mod lines;
+mod mode;
+mod plain;
+mod renderer;
+mod report;
+mod view;
+
+pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
+pub use demo::demo_events;
+pub use json::summary_json;
+pub use mode::{OutputMode, RenderOptions};
+pub use renderer::Renderer;
