@@ -1,1 +1,5 @@
+//! The one integration-test binary: real hosts (systemd-nspawn containers with systemd as
+//! PID 1, sshd and sudo) booted per test through `backup_orchestrator_tests::TestHosts`.
+//! Run as root with cargo-nextest; `.config/nextest.toml` limits how many boot at once.
 
+mod smoke;
