@@ -28,14 +28,20 @@ fn workspace_binary(name: &str) -> PathBuf {
 
 /// The directory cargo puts the workspace's binaries in.
 fn bin_dir() -> PathBuf {
-    // The test binary runs from <target>/<profile>/deps/, so its grandparent is right for
-    // any CARGO_TARGET_DIR and profile it was built with.
+    // A test binary runs from <target>/<profile>/deps/, the sandbox binary from
+    // <target>/<profile>/: either way the binaries under test sit in <target>/<profile>, for any
+    // CARGO_TARGET_DIR and profile.
     if let Ok(exe) = env::current_exe()
-        && let Some(deps) = exe.parent()
-        && deps.file_name().is_some_and(|n| n == "deps")
-        && let Some(dir) = deps.parent()
+        && let Some(dir) = exe.parent()
     {
-        return dir.to_path_buf();
+        let dir = if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.parent().unwrap_or(dir)
+        } else {
+            dir
+        };
+        if dir.join("backup-orchestrator").is_file() {
+            return dir.to_path_buf();
+        }
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

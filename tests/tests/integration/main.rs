@@ -2,4 +2,7 @@
 //! PID 1, sshd and sudo) booted per test through `backup_orchestrator_tests::TestHosts`.
 //! Run as root with cargo-nextest; `.config/nextest.toml` limits how many boot at once.
 
+mod agent;
+mod schema;
 mod smoke;
+mod support;
