@@ -3,6 +3,7 @@
 //! Run as root with cargo-nextest; `.config/nextest.toml` limits how many boot at once.
 
 mod agent;
+mod controller;
 mod schema;
 mod smoke;
 mod support;
