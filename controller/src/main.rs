@@ -1,1 +1,70 @@
-fn main() {}
+//! `backup-orchestrator-ctl`: runs a host's backup plan over SSH and shows its progress.
+//!
+//! Parse the command line, run it, map the outcome to the exit code a pipeline gates on:
+//! the run's verdict (0/1/2), or [`error::CtlError::exit_code`] (3, 64, 130, a refusal's code).
+//! The session design is in `session.rs`, `reconnect.rs` and `ssh/mod.rs`.
+
+mod app;
+mod cli;
+mod confirm;
+mod error;
+mod output;
+mod reconnect;
+mod remote;
+mod session;
+mod ssh;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use crate::error::CtlError;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::parse_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = cli::usage_exit_code(&error);
+            let _ = error.print();
+            return exit(code);
+        }
+    };
+    init_logging(cli.options.verbose);
+    let code = match app::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            match &error {
+                // Not failures of this tool: say what happened, without "error:".
+                CtlError::Interrupted { .. } | CtlError::NotConfirmed { .. } => {
+                    eprintln!("{error}")
+                }
+                _ => eprintln!("error: {}", error.report()),
+            }
+            error.exit_code()
+        }
+    };
+    exit(code)
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(
+        u8::try_from(code).unwrap_or(backup_orchestrator_proto::exit_codes::COULD_NOT_RUN as u8),
+    )
+}
+
+/// Diagnostics on stderr: warnings by default, this crate's debug lines with `-v`, or `RUST_LOG`.
+fn init_logging(verbose: bool) {
+    let default = if verbose {
+        "warn,backup_orchestrator_ctl=debug"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,361 @@
+//! The command line: [`Cli`], parsed with clap's derive API.
+//!
+//! Two things differ from clap's defaults, both because a deploy pipeline gates on the exit code
+//! (`backup-orchestrator-ctl forge && nixos-rebuild switch …`):
+//! - a usage error exits 64 (`EX_USAGE`), never clap's 2, which here means "critical" ([`usage_exit_code`]);
+//! - every option is global, so `ctl --json attach forge` and `ctl attach forge --json` mean the same.
+//!
+//! The help text, the man page (`man`) and the shell completions (`completions SHELL`) are all
+//! generated from this one definition.
+
+use std::path::PathBuf;
+
+use backup_orchestrator_proto::exit_codes;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueHint};
+
+/// Shown after `--help` (and in the man page): what a pipeline can rely on.
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    every unit succeeded
+  1    partial failure: some units failed or timed out, at or below the plan's threshold
+  2    critical: preflight failed, or the failure rate is above the plan's threshold
+  3    could not run on the host: connection, host key, authentication, sudo, agent missing or
+       incompatible, or another run already in progress
+  64   usage or configuration error (including: no terminal to confirm on and no --yes)
+  130  interrupted here (Ctrl-C); the run goes on on the host, `attach HOST` follows it again
+
+Verdict:
+  failure_rate_percent = floor(100 × (failed + timed_out) / total_services)
+  Above the plan's failure threshold (default 50%) the run is critical (2); at or below it, any
+  failure or timeout is a partial failure (1). Skipped units and warnings never fail a run.
+
+Examples:
+  backup-orchestrator-ctl forge && nixos-rebuild switch --target-host forge
+  backup-orchestrator-ctl --dry-run forge
+  backup-orchestrator-ctl --yes --json forge > summary.json
+  backup-orchestrator-ctl attach forge
+  backup-orchestrator-ctl cancel forge --stop-units";
+
+const ABOUT: &str = "Runs the backup plan of a host over SSH and shows its progress";
+
+const LONG_ABOUT: &str = "\
+Runs the backup plan of a host over SSH and shows its progress.
+
+Connects with SSH (honouring ~/.ssh/config: Host aliases, HostName, User, Port, IdentityFile,
+ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout, Include), runs
+`sudo -n backup-orchestrator serve` on the host, asks it to start the host's plan and follows the
+run until its summary. The run belongs to the host: a lost connection or Ctrl-C leaves the backups
+running, and `attach` follows them again.";
+
+/// `backup-orchestrator-ctl [OPTIONS] HOST`, or one of the subcommands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "backup-orchestrator-ctl",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_long_help = EXIT_CODES_HELP,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// The host whose backup plan to run: an ssh_config alias, a host name or an address,
+    /// optionally as USER@HOST.
+    #[arg(value_name = "HOST", required = true, value_hint = ValueHint::Hostname)]
+    pub host: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub options: GlobalOptions,
+}
+
+/// Options accepted before or after any subcommand.
+#[derive(Clone, Debug, Default, Args)]
+pub struct GlobalOptions {
+    /// Show what the plan would run on the host; start nothing (asks no confirmation).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Show more: every unit's line and the agent's log messages.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Do not ask for confirmation before a real run (needed when stdin is not a terminal).
+    #[arg(short = 'y', long = "yes", visible_alias = "no-confirm", global = true)]
+    pub yes: bool,
+
+    /// Print the run's summary (or the status) as JSON on stdout, and no progress display.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors; the exit code tells the outcome.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Read SSH settings from FILE instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Authenticate with this private key (repeatable); tried before the config's IdentityFile.
+    #[arg(short = 'i', long = "identity", value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    pub identity: Vec<PathBuf>,
+
+    /// Log in as USER (wins over the config's User).
+    #[arg(short = 'l', long = "user", value_name = "USER", global = true)]
+    pub user: Option<String>,
+
+    /// Connect to PORT (wins over the config's Port).
+    #[arg(short = 'p', long, value_name = "PORT", global = true)]
+    pub port: Option<u16>,
+
+    /// The agent's command on the host, run as `sudo -n PATH serve`.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "backup-orchestrator",
+        global = true
+    )]
+    pub agent_path: String,
+
+    /// Trust the host's key when it is not yet in known_hosts, and add it there. A changed key is
+    /// refused all the same.
+    #[arg(long, global = true)]
+    pub accept_new_host_key: bool,
+
+    /// Give up connecting (TCP, SSH handshake and authentication) after SECS seconds [default: the
+    /// config's ConnectTimeout, else 10].
+    #[arg(long, value_name = "SECS", global = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: Option<u64>,
+
+    /// Stop a unit that passes its stage's timeout (by default it is left running).
+    #[arg(long, global = true)]
+    pub stop_units_on_timeout: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow the host's current run (or show its last one) from its start until its summary.
+    Attach {
+        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+        host: String,
+    },
+    /// Show whether a run is going on on the host, and the last run's summary.
+    Status {
+        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+        host: String,
+    },
+    /// Start no more units in the host's current run.
+    Cancel {
+        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+        host: String,
+        /// Also stop the units that are running now.
+        #[arg(long)]
+        stop_units: bool,
+    },
+    /// Drive the progress display with made-up events (for testing the display).
+    #[command(hide = true)]
+    DebugRender {
+        /// Pause between events, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 120)]
+        delay_ms: u64,
+    },
+    /// Print a shell completion script to stdout.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+/// What to do, once the command line is understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Run { host: String },
+    Attach { host: String },
+    Status { host: String },
+    Cancel { host: String, stop_units: bool },
+    DebugRender { delay_ms: u64 },
+    Completions { shell: clap_complete::Shell },
+    Man,
+}
+
+impl Cli {
+    /// Parses `args` (the first being the program name), refusing a HOST before a subcommand
+    /// (`ctl forge status h1`), which clap alone would accept.
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        if let (Some(host), Some(_)) = (&cli.host, &cli.command) {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("HOST {host:?} cannot come before a subcommand; put it after, as in `attach HOST`"),
+            ));
+        }
+        Ok(cli)
+    }
+
+    /// The action the command line asks for.
+    pub fn action(&self) -> Action {
+        match (&self.command, &self.host) {
+            (Some(Command::Attach { host }), _) => Action::Attach { host: host.clone() },
+            (Some(Command::Status { host }), _) => Action::Status { host: host.clone() },
+            (Some(Command::Cancel { host, stop_units }), _) => Action::Cancel {
+                host: host.clone(),
+                stop_units: *stop_units,
+            },
+            (Some(Command::DebugRender { delay_ms }), _) => Action::DebugRender {
+                delay_ms: *delay_ms,
+            },
+            (Some(Command::Completions { shell }), _) => Action::Completions { shell: *shell },
+            (Some(Command::Man), _) => Action::Man,
+            // clap requires HOST when there is no subcommand.
+            (None, host) => Action::Run {
+                host: host.clone().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+/// The exit code for a command line clap refused: 0 for `--help`/`--version` (printed on stdout),
+/// 64 for every usage error.
+pub fn usage_exit_code(error: &clap::Error) -> i32 {
+    if error.use_stderr() {
+        exit_codes::USAGE
+    } else {
+        exit_codes::SUCCESS
+    }
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "backup-orchestrator-ctl", &mut script);
+    script
+}
+
+/// The man page (roff).
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::parse_args(std::iter::once("backup-orchestrator-ctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cli_runs_the_plan_when_given_only_a_host() {
+        let cli = parse(&["forge"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::Run {
+                host: "forge".into()
+            }
+        );
+        assert_eq!(cli.options.agent_path, "backup-orchestrator");
+        assert_eq!(cli.options.connect_timeout, None);
+    }
+
+    #[test]
+    fn cli_accepts_global_options_before_and_after_a_subcommand() {
+        let before = parse(&["--json", "-l", "deploy", "attach", "forge"]).unwrap();
+        let after = parse(&["attach", "forge", "--json", "-l", "deploy"]).unwrap();
+        for cli in [before, after] {
+            assert!(cli.options.json);
+            assert_eq!(cli.options.user.as_deref(), Some("deploy"));
+            assert_eq!(
+                cli.action(),
+                Action::Attach {
+                    host: "forge".into()
+                }
+            );
+        }
+        let run = parse(&["forge", "--dry-run", "-y", "-p", "2222"]).unwrap();
+        assert!(run.options.dry_run && run.options.yes);
+        assert_eq!(run.options.port, Some(2222));
+    }
+
+    #[test]
+    fn cli_accepts_no_confirm_as_an_alias_of_yes() {
+        assert!(parse(&["--no-confirm", "forge"]).unwrap().options.yes);
+    }
+
+    #[test]
+    fn cli_parses_cancel_with_stop_units() {
+        let cli = parse(&["cancel", "forge", "--stop-units"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::Cancel {
+                host: "forge".into(),
+                stop_units: true
+            }
+        );
+    }
+
+    #[test]
+    fn cli_usage_errors_exit_64_when_arguments_are_wrong() {
+        for args in [
+            &[][..],
+            &["--no-such-flag", "forge"],
+            &["--port", "notaport", "forge"],
+            &["--connect-timeout", "0", "forge"],
+            &["forge", "extra"],
+            &["forge", "status", "h1"],
+            &["status"],
+            &["cancel", "--stop-units"],
+            &["completions", "tcsh-ish"],
+        ] {
+            let error = parse(args).unwrap_err();
+            assert_eq!(usage_exit_code(&error), 64, "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn cli_help_and_version_exit_0_and_help_lists_exit_codes_and_verdict() {
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!(usage_exit_code(&help), 0);
+        let text = help.to_string();
+        assert!(text.contains("130"), "{text}");
+        assert!(
+            text.contains("floor(100 × (failed + timed_out) / total_services)"),
+            "{text}"
+        );
+        assert_eq!(usage_exit_code(&parse(&["--version"]).unwrap_err()), 0);
+    }
+
+    #[test]
+    fn cli_hides_debug_render_from_help() {
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        assert!(!help.contains("debug-render"), "{help}");
+        assert!(matches!(
+            parse(&["debug-render"]).unwrap().action(),
+            Action::DebugRender { .. }
+        ));
+    }
+
+    #[test]
+    fn cli_generates_completions_and_a_man_page() {
+        let bash = String::from_utf8(completions(clap_complete::Shell::Bash)).unwrap();
+        assert!(bash.contains("--accept-new-host-key"), "{bash}");
+
+        let man = String::from_utf8(man_page().unwrap()).unwrap();
+        assert!(man.contains(".TH backup-orchestrator-ctl"), "{man}");
+        assert!(man.contains("connect\\-timeout"), "{man}");
+    }
+}

@@ -1,0 +1,248 @@
+//! [`CtlError`]: every way the controller ends other than a run's own verdict, and its exit code.
+//!
+//! `main` prints the error (with its sources) and exits with [`CtlError::exit_code`], a match that
+//! names every variant: adding one without deciding its exit code does not compile.
+
+use std::io;
+
+use backup_orchestrator_proto::{Refusal, RefusalKind, exit_codes};
+
+use crate::remote::RemoteFailure;
+use crate::ssh::config::ConfigError;
+use crate::ssh::connect::ConnectError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// A command line clap accepted but that makes no sense.
+    #[error("{message}")]
+    Usage { message: String },
+    /// The SSH config, or the HOST, could not be resolved.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A real run needs confirmation, and there is no terminal to ask on.
+    #[error(
+        "not running the backup plan on {host} without confirmation, and stdin is not a terminal \
+         to ask on: pass --yes (or --no-confirm)"
+    )]
+    NoTerminal { host: String },
+    /// The user answered no.
+    #[error("not confirmed; nothing was started on {host}")]
+    NotConfirmed { host: String },
+    /// Connection, host key or authentication.
+    #[error(transparent)]
+    Connect(Box<ConnectError>),
+    /// sudo, the agent missing or incompatible, garbage on the wire.
+    #[error(transparent)]
+    Remote(Box<RemoteFailure>),
+    /// The agent refused the request; its exit code is the refusal's.
+    #[error("{host}: {}{}", refusal.message, attach_text(refusal, attach_hint.as_deref()))]
+    Refused {
+        host: String,
+        refusal: Box<Refusal>,
+        attach_hint: Option<String>,
+    },
+    /// The connection ended before the one reply of a status or cancel request.
+    #[error("{host}: the connection was lost: {reason}")]
+    ConnectionLost { host: String, reason: String },
+    /// The connection ended before the run said which run it is: it cannot be resumed by id.
+    #[error(
+        "{host}: the connection was lost before the run started ({reason}); it may or may not be \
+         running. Check with: {status_hint}"
+    )]
+    LostBeforeStart {
+        host: String,
+        reason: String,
+        status_hint: String,
+    },
+    /// Reconnecting after a lost connection failed every attempt.
+    #[error(
+        "{host}: the connection was lost and {attempts} attempts to reconnect failed (last: \
+         {last_error}). The run goes on on {host}; follow it with: {attach_hint}"
+    )]
+    GaveUp {
+        host: String,
+        attempts: usize,
+        last_error: String,
+        attach_hint: String,
+    },
+    /// Ctrl-C. The run, if one was started, goes on on the host.
+    #[error("{}", interrupted_text(host, attach_hint.as_deref()))]
+    Interrupted {
+        host: String,
+        attach_hint: Option<String>,
+    },
+    /// Writing our own output failed (a broken pipe is not an error: output just stops).
+    #[error("failed to write the output")]
+    Output(#[source] io::Error),
+    #[error("failed to start: {message}")]
+    Internal { message: String },
+}
+
+impl From<ConnectError> for CtlError {
+    fn from(error: ConnectError) -> Self {
+        CtlError::Connect(Box::new(error))
+    }
+}
+
+impl From<RemoteFailure> for CtlError {
+    fn from(error: RemoteFailure) -> Self {
+        CtlError::Remote(Box::new(error))
+    }
+}
+
+fn attach_text(refusal: &Refusal, attach_hint: Option<&str>) -> String {
+    match (refusal.kind, attach_hint) {
+        (RefusalKind::RunInProgress, Some(hint)) => {
+            let run = refusal
+                .run_id
+                .as_deref()
+                .map(|id| format!(" (run {id})"))
+                .unwrap_or_default();
+            format!("\nFollow the run in progress{run} with: {hint}")
+        }
+        _ => String::new(),
+    }
+}
+
+fn interrupted_text(host: &str, attach_hint: Option<&str>) -> String {
+    match attach_hint {
+        Some(hint) => format!("the run goes on on {host}; follow it with: {hint}"),
+        None => "interrupted".to_owned(),
+    }
+}
+
+impl CtlError {
+    /// The process exit code for this error (see `exit_codes`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CtlError::Usage { .. } | CtlError::Config(_) | CtlError::NoTerminal { .. } => {
+                exit_codes::USAGE
+            }
+            CtlError::NotConfirmed { .. } | CtlError::Interrupted { .. } => exit_codes::INTERRUPTED,
+            CtlError::Connect(_)
+            | CtlError::Remote(_)
+            | CtlError::ConnectionLost { .. }
+            | CtlError::LostBeforeStart { .. }
+            | CtlError::GaveUp { .. }
+            | CtlError::Output(_)
+            | CtlError::Internal { .. } => exit_codes::COULD_NOT_RUN,
+            CtlError::Refused { refusal, .. } => {
+                if (0..=255).contains(&refusal.exit_code) {
+                    refusal.exit_code
+                } else {
+                    exit_codes::COULD_NOT_RUN
+                }
+            }
+        }
+    }
+
+    /// Whether a reconnect attempt that failed this way is worth repeating. A host key problem
+    /// or a refused login will not fix itself, and must not be retried blindly.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CtlError::Connect(e) => e.is_transient(),
+            CtlError::Remote(failure) => matches!(
+                **failure,
+                RemoteFailure::NoHello { .. } | RemoteFailure::AgentFailed { .. }
+            ),
+            CtlError::ConnectionLost { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The message with its chain of sources: `error: source: source`.
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(kind: RefusalKind, exit_code: i32) -> Refusal {
+        Refusal {
+            kind,
+            message: "a run is already in progress".into(),
+            run_id: Some("20251103T020000Z-forge".into()),
+            started_at: None,
+            exit_code,
+        }
+    }
+
+    #[test]
+    fn error_exit_codes_follow_the_contract() {
+        assert_eq!(
+            CtlError::Usage {
+                message: "x".into()
+            }
+            .exit_code(),
+            64
+        );
+        assert_eq!(CtlError::NoTerminal { host: "h".into() }.exit_code(), 64);
+        assert_eq!(
+            CtlError::Interrupted {
+                host: "h".into(),
+                attach_hint: None
+            }
+            .exit_code(),
+            130
+        );
+        assert_eq!(
+            CtlError::Refused {
+                host: "h".into(),
+                refusal: Box::new(refusal(RefusalKind::PlanInvalid, 64)),
+                attach_hint: None
+            }
+            .exit_code(),
+            64
+        );
+        assert_eq!(
+            CtlError::Refused {
+                host: "h".into(),
+                refusal: Box::new(refusal(RefusalKind::Internal, 9999)),
+                attach_hint: None
+            }
+            .exit_code(),
+            3
+        );
+    }
+
+    #[test]
+    fn error_for_a_run_in_progress_says_how_to_attach() {
+        let error = CtlError::Refused {
+            host: "forge".into(),
+            refusal: Box::new(refusal(RefusalKind::RunInProgress, 3)),
+            attach_hint: Some("backup-orchestrator-ctl attach forge".into()),
+        };
+        let message = error.to_string();
+        assert_eq!(error.exit_code(), 3);
+        assert!(message.contains("run 20251103T020000Z-forge"), "{message}");
+        assert!(
+            message.ends_with("backup-orchestrator-ctl attach forge"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn error_for_ctrl_c_says_the_run_goes_on() {
+        let error = CtlError::Interrupted {
+            host: "forge".into(),
+            attach_hint: Some("backup-orchestrator-ctl attach forge".into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "the run goes on on forge; follow it with: backup-orchestrator-ctl attach forge"
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! Following a run across lost connections: [`follow`].
+//!
+//! ```text
+//!  send Run (or Attach) ──▶ Session::follow ──▶ RunFinished / Refused ──▶ done
+//!                               │ Lost (EOF, keepalive timeout, broken pipe)
+//!                               ▼
+//!          run id known? ──no──▶ LostBeforeStart (exit 3: "check with status")
+//!                               │ yes
+//!                               ▼
+//!   "connection lost, reconnecting (n/5)…", wait 1, 2, 4, 8, 8 s, connect (bounded by the
+//!   connect timeout) ──▶ send Attach { run_id, after_seq: last seq shown } ──▶ follow again
+//!                               │ every attempt failed
+//!                               ▼
+//!                GaveUp (exit 3, with the `attach` command to follow it later)
+//! ```
+//!
+//! The run itself never depends on the connection (it belongs to PID 1 on the host), so a resumed
+//! stream continues exactly where the display stopped: events up to `after_seq` are not sent again,
+//! and any that are anyway are skipped by seq. A session that makes progress earns a fresh set of
+//! attempts; a host key or login refusal stops at once, never retried blindly.
+
+use std::future::Future;
+use std::time::Duration;
+
+use backup_orchestrator_proto::{LogLevel, Request};
+
+use crate::error::CtlError;
+use crate::session::{EventSink, FollowError, RunEnd, RunTracker, Session};
+
+/// Opens a new session with the agent (connect, exec, Hello).
+pub trait Connect {
+    fn connect(&mut self) -> impl Future<Output = Result<Session, CtlError>>;
+}
+
+/// Waits before each reconnect attempt; the number of attempts is its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub delays: Vec<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            delays: [1, 2, 4, 8, 8]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+        }
+    }
+}
+
+/// Commands to show the user when the run has to be followed by hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hints {
+    pub host: String,
+    pub attach: String,
+    pub status: String,
+}
+
+/// Sends `request` on `session` and follows the run to its end, reconnecting as needed.
+pub async fn follow<C: Connect>(
+    connector: &mut C,
+    mut session: Session,
+    request: Request,
+    sink: &mut dyn EventSink,
+    policy: &RetryPolicy,
+    hints: &Hints,
+) -> Result<RunEnd, CtlError> {
+    let mut tracker = RunTracker::default();
+    if let Request::Attach { run_id, .. } = &request {
+        tracker.run_id.clone_from(run_id);
+    }
+    let mut request = request;
+    let mut attempts = 0usize;
+    loop {
+        let seq_before = tracker.last_seq;
+        let result = match session.send(&request).await {
+            Ok(()) => session.follow(sink, &mut tracker).await,
+            Err(lost) => Err(lost),
+        };
+        let reason = match result {
+            Ok(end) => return Ok(end),
+            Err(FollowError::Fatal(error)) => return Err(error),
+            Err(FollowError::Lost { reason }) => reason,
+        };
+        tracing::debug!(%reason, "connection lost");
+        if tracker.last_seq != seq_before {
+            attempts = 0;
+        }
+        let Some(resume) = tracker.resume_request() else {
+            return Err(CtlError::LostBeforeStart {
+                host: hints.host.clone(),
+                reason,
+                status_hint: hints.status.clone(),
+            });
+        };
+        drop(session);
+        session = reconnect(connector, policy, sink, &mut attempts, reason, hints).await?;
+        request = resume;
+    }
+}
+
+/// Tries to get a new session, counting attempts in `attempts`.
+async fn reconnect<C: Connect>(
+    connector: &mut C,
+    policy: &RetryPolicy,
+    sink: &mut dyn EventSink,
+    attempts: &mut usize,
+    reason: String,
+    hints: &Hints,
+) -> Result<Session, CtlError> {
+    let total = policy.delays.len();
+    let mut last_error = reason;
+    while *attempts < total {
+        let delay = policy.delays[*attempts];
+        *attempts += 1;
+        let text = format!("connection lost, reconnecting ({}/{total})…", *attempts);
+        if let Err(e) = sink.message(LogLevel::Warn, &text) {
+            return Err(CtlError::Output(e));
+        }
+        tokio::time::sleep(delay).await;
+        match connector.connect().await {
+            Ok(session) => return Ok(session),
+            Err(error) if error.is_transient() => {
+                tracing::debug!(error = %error.report(), "reconnect attempt failed");
+                last_error = error.report();
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(CtlError::GaveUp {
+        host: hints.host.clone(),
+        attempts: total,
+        last_error,
+        attach_hint: hints.attach.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::io;
+
+    use backup_orchestrator_proto::event::{Log, RunFinished, RunStarted};
+    use backup_orchestrator_proto::{Envelope, Event, Reply};
+
+    use super::*;
+    use crate::remote::RemoteContext;
+    use crate::session::fake::{FakeAgent, agent_hello, pair};
+    use crate::session::start;
+
+    #[derive(Default)]
+    struct Recorder {
+        seqs: Vec<u64>,
+        messages: Vec<String>,
+    }
+
+    impl EventSink for Recorder {
+        fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
+            self.seqs.push(envelope.seq);
+            Ok(())
+        }
+        fn message(&mut self, _level: LogLevel, text: &str) -> io::Result<()> {
+            self.messages.push(text.to_owned());
+            Ok(())
+        }
+    }
+
+    fn context() -> RemoteContext {
+        RemoteContext {
+            host: "forge".into(),
+            user: "deploy".into(),
+            agent_path: "backup-orchestrator".into(),
+        }
+    }
+
+    fn hints() -> Hints {
+        Hints {
+            host: "forge".into(),
+            attach: "backup-orchestrator-ctl attach forge".into(),
+            status: "backup-orchestrator-ctl status forge".into(),
+        }
+    }
+
+    fn instant_policy() -> RetryPolicy {
+        RetryPolicy {
+            delays: vec![Duration::ZERO; 5],
+        }
+    }
+
+    /// The run's events: RunStarted, logs, RunFinished at `last`.
+    fn event(seq: u64, last: u64) -> Reply {
+        let event = if seq == 0 {
+            Event::RunStarted(RunStarted {
+                run_id: "run-7".into(),
+                host: "forge".into(),
+                started_at: "2025-11-03T02:00:00Z".into(),
+                agent: "backup-orchestrator 0.1.0".into(),
+                dry_run: false,
+                plan: Default::default(),
+            })
+        } else if seq == last {
+            let mut summary = backup_orchestrator_render::demo_events()
+                .into_iter()
+                .find_map(|e| match e.event {
+                    Event::RunFinished(f) => Some(f.summary),
+                    _ => None,
+                })
+                .unwrap();
+            summary.exit_code = 1;
+            Event::RunFinished(RunFinished { summary })
+        } else {
+            Event::Log(Log {
+                level: LogLevel::Info,
+                message: format!("event {seq}"),
+            })
+        };
+        Reply::Event(Envelope {
+            seq,
+            at_ms: seq,
+            elapsed_ms: seq,
+            event,
+        })
+    }
+
+    type Script = Box<dyn FnOnce(FakeAgent) -> futures_util::future::BoxFuture<'static, ()> + Send>;
+
+    /// Each connect plays the next script; `None` is a failed (transient) connect.
+    struct FakeConnector {
+        scripts: VecDeque<Option<Script>>,
+        connects: usize,
+    }
+
+    impl Connect for FakeConnector {
+        async fn connect(&mut self) -> Result<Session, CtlError> {
+            self.connects += 1;
+            match self.scripts.pop_front().flatten() {
+                Some(script) => {
+                    let (channel, agent) = pair();
+                    tokio::spawn(script(agent));
+                    start(channel, &context(), Duration::from_secs(5)).await
+                }
+                None => Err(CtlError::ConnectionLost {
+                    host: "forge".into(),
+                    reason: "connection refused".into(),
+                }),
+            }
+        }
+    }
+
+    fn script(
+        f: impl FnOnce(FakeAgent) -> futures_util::future::BoxFuture<'static, ()> + Send + 'static,
+    ) -> Option<Script> {
+        Some(Box::new(f))
+    }
+
+    #[tokio::test]
+    async fn reconnect_resumes_with_after_seq_and_renders_no_duplicate() {
+        let mut connector = FakeConnector {
+            scripts: VecDeque::from([
+                // First connection: the run starts, 4 events, then the connection drops.
+                script(|mut agent| {
+                    Box::pin(async move {
+                        let request = agent.handshake(&agent_hello()).await;
+                        assert!(matches!(request, Request::Run(_)));
+                        for seq in 0..=3 {
+                            agent.write(&event(seq, 8)).await;
+                        }
+                        agent.exit(None, "");
+                    })
+                }),
+                // A reconnect that fails.
+                None,
+                // Then one that works: it must ask for the events after 3; it replays from 2
+                // anyway (the renderer would ignore them; the session already skips them).
+                script(|mut agent| {
+                    Box::pin(async move {
+                        let request = agent.handshake(&agent_hello()).await;
+                        assert_eq!(
+                            request,
+                            Request::Attach {
+                                run_id: Some("run-7".into()),
+                                after_seq: Some(3)
+                            }
+                        );
+                        for seq in 2..=8 {
+                            agent.write(&event(seq, 8)).await;
+                        }
+                        agent.exit(Some(0), "");
+                    })
+                }),
+            ]),
+            connects: 0,
+        };
+        let first = connector.connect().await.unwrap();
+        let mut sink = Recorder::default();
+        let end = follow(
+            &mut connector,
+            first,
+            Request::Run(Default::default()),
+            &mut sink,
+            &instant_policy(),
+            &hints(),
+        )
+        .await
+        .unwrap();
+        let RunEnd::Finished(summary) = end else {
+            panic!("{end:?}")
+        };
+        assert_eq!(summary.exit_code, 1);
+        assert_eq!(sink.seqs, (0..=8).collect::<Vec<_>>());
+        assert_eq!(
+            sink.messages,
+            vec![
+                "connection lost, reconnecting (1/5)…",
+                "connection lost, reconnecting (2/5)…"
+            ]
+        );
+        assert_eq!(connector.connects, 3);
+    }
+
+    #[tokio::test]
+    async fn reconnect_gives_up_after_the_policy_and_says_how_to_attach() {
+        let mut connector = FakeConnector {
+            scripts: VecDeque::from([script(|mut agent| {
+                Box::pin(async move {
+                    agent.handshake(&agent_hello()).await;
+                    agent.write(&event(0, 8)).await;
+                    agent.exit(None, "");
+                })
+            })]),
+            connects: 0,
+        };
+        let first = connector.connect().await.unwrap();
+        let mut sink = Recorder::default();
+        let error = follow(
+            &mut connector,
+            first,
+            Request::Run(Default::default()),
+            &mut sink,
+            &instant_policy(),
+            &hints(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.exit_code(), 3);
+        assert!(
+            matches!(error, CtlError::GaveUp { attempts: 5, .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("backup-orchestrator-ctl attach forge"),
+            "{error}"
+        );
+        assert_eq!(sink.messages.len(), 5);
+        assert_eq!(sink.messages[4], "connection lost, reconnecting (5/5)…");
+    }
+
+    #[tokio::test]
+    async fn reconnect_is_not_attempted_before_the_run_said_its_id() {
+        let mut connector = FakeConnector {
+            scripts: VecDeque::from([script(|mut agent| {
+                Box::pin(async move {
+                    agent.handshake(&agent_hello()).await;
+                    agent.exit(None, "");
+                })
+            })]),
+            connects: 0,
+        };
+        let first = connector.connect().await.unwrap();
+        let error = follow(
+            &mut connector,
+            first,
+            Request::Run(Default::default()),
+            &mut Recorder::default(),
+            &instant_policy(),
+            &hints(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, CtlError::LostBeforeStart { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("backup-orchestrator-ctl status forge"),
+            "{error}"
+        );
+        assert_eq!(connector.connects, 1);
+    }
+
+    #[tokio::test]
+    async fn reconnect_stops_at_once_on_a_host_key_problem() {
+        struct Refusing {
+            first: Option<Script>,
+        }
+        impl Connect for Refusing {
+            async fn connect(&mut self) -> Result<Session, CtlError> {
+                if let Some(script) = self.first.take() {
+                    let (channel, agent) = pair();
+                    tokio::spawn(script(agent));
+                    return start(channel, &context(), Duration::from_secs(5)).await;
+                }
+                Err(crate::remote::RemoteFailure::ExecRefused {
+                    host: "forge".into(),
+                }
+                .into())
+            }
+        }
+        let mut connector = Refusing {
+            first: script(|mut agent| {
+                Box::pin(async move {
+                    agent.handshake(&agent_hello()).await;
+                    agent.write(&event(0, 8)).await;
+                    agent.exit(None, "");
+                })
+            }),
+        };
+        let first = connector.connect().await.unwrap();
+        let mut sink = Recorder::default();
+        let error = follow(
+            &mut connector,
+            first,
+            Request::Run(Default::default()),
+            &mut sink,
+            &instant_policy(),
+            &hints(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, CtlError::Remote(_)), "{error}");
+        assert_eq!(sink.messages.len(), 1);
+    }
+}

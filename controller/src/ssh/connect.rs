@@ -1,0 +1,333 @@
+//! Opening an authenticated SSH connection to a [`Target`], through its ProxyJump hops: [`connect`].
+//!
+//! ```text
+//!  TCP ─▶ hop 1: handshake (host key) ─▶ auth ─▶ direct-tcpip ─▶ hop 2 … ─▶ target: handshake ─▶ auth
+//!  └──────────────────────── one Deadline: --connect-timeout / ConnectTimeout ───────────────────┘
+//! ```
+//!
+//! russh has no connect timeout, so every network step runs under one [`Deadline`] for the whole
+//! chain; only the time spent typing a key's passphrase is added back. Once connected, keepalives
+//! (every [`KEEPALIVE_INTERVAL`], at most [`KEEPALIVE_MAX`] unanswered) notice a frozen host or
+//! network mid-run within about 25 s: the exec channel then ends, and `reconnect` takes over.
+//!
+//! Each hop and the target get their own host key check (their HostName and port) and their own
+//! identities. Host key algorithms already listed for the host in known_hosts are preferred, as
+//! OpenSSH does, so a host known by its ECDSA key is not refused for offering Ed25519 first.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle};
+use russh::keys::{Algorithm, PublicKeyOrCertificate};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use super::auth::{AuthError, authenticate};
+use super::config::{Endpoint, Target, host_port};
+use super::known_hosts::{self, HostKeyCheck, HostKeyError};
+
+/// Send a keepalive after this long without hearing from the server.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// Close the connection after this many unanswered keepalives.
+pub const KEEPALIVE_MAX: usize = 4;
+
+/// Which step of connecting ran out of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Tcp,
+    Handshake,
+    Auth,
+    Tunnel,
+    Exec,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Tcp => "TCP connect",
+            Stage::Handshake => "SSH handshake",
+            Stage::Auth => "authentication",
+            Stage::Tunnel => "ProxyJump tunnel",
+            Stage::Exec => "starting the agent",
+        })
+    }
+}
+
+/// Could not get an authenticated session (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("failed to connect to {address}")]
+    Tcp {
+        address: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{address} did not answer within {secs} s ({stage}); is the host up and reachable? \
+         (--connect-timeout sets the limit)"
+    )]
+    Timeout {
+        address: String,
+        stage: Stage,
+        secs: u64,
+    },
+    #[error("the SSH handshake with {address} failed")]
+    Handshake {
+        address: String,
+        #[source]
+        source: Box<russh::Error>,
+    },
+    #[error(transparent)]
+    HostKey(Box<HostKeyError>),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("failed to open a ProxyJump tunnel through {via} to {address}")]
+    Tunnel {
+        via: String,
+        address: String,
+        #[source]
+        source: Box<russh::Error>,
+    },
+    #[error("failed to start `{command}` on {address}")]
+    Exec {
+        address: String,
+        command: String,
+        #[source]
+        source: Box<russh::Error>,
+    },
+}
+
+impl ConnectError {
+    /// Worth trying again later (the network, the host being down), as opposed to a refusal.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectError::Tcp { .. }
+            | ConnectError::Timeout { .. }
+            | ConnectError::Handshake { .. }
+            | ConnectError::Tunnel { .. }
+            | ConnectError::Exec { .. } => true,
+            ConnectError::HostKey(_) => false,
+            ConnectError::Auth(e) => e.is_transient(),
+        }
+    }
+}
+
+/// One time limit shared by every step of connecting.
+#[derive(Debug)]
+pub struct Deadline {
+    at: Instant,
+    total: Duration,
+}
+
+impl Deadline {
+    pub fn after(total: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + total,
+            total,
+        }
+    }
+
+    /// Runs `step`, or fails with a timeout naming `stage` and `address`.
+    pub async fn run<F: Future>(
+        &self,
+        stage: Stage,
+        address: &str,
+        step: F,
+    ) -> Result<F::Output, ConnectError> {
+        tokio::time::timeout_at(self.at, step)
+            .await
+            .map_err(|_| ConnectError::Timeout {
+                address: address.to_owned(),
+                stage,
+                secs: self.total.as_secs(),
+            })
+    }
+
+    /// Gives back time the user spent at a prompt.
+    pub fn extend(&mut self, by: Duration) {
+        self.at += by;
+    }
+}
+
+/// An authenticated connection to the target, keeping its jump hosts' connections open.
+pub struct Connection {
+    pub handle: Handle<ClientHandler>,
+    /// The target as connected to (`user@host:port`), for messages.
+    pub address: String,
+    _jumps: Vec<Handle<ClientHandler>>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects to `target` through its hops, checking every host key and authenticating everywhere.
+pub async fn connect(target: &Target) -> Result<Connection, ConnectError> {
+    let mut deadline = Deadline::after(target.connect_timeout);
+    let mut chain = target.jumps.iter().chain(std::iter::once(&target.endpoint));
+    // The chain always holds the target.
+    let first = chain.next().unwrap_or(&target.endpoint);
+    let address = host_port(&first.host, first.port);
+    tracing::debug!(%address, "connecting");
+    let tcp = deadline
+        .run(
+            Stage::Tcp,
+            &address,
+            tokio::net::TcpStream::connect((first.host.as_str(), first.port)),
+        )
+        .await?
+        .map_err(|source| ConnectError::Tcp {
+            address: address.clone(),
+            source,
+        })?;
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "set_nodelay failed");
+    }
+    let mut handle = open(first, tcp, &mut deadline).await?;
+    let mut via = first;
+    let mut jumps = Vec::new();
+    for endpoint in chain {
+        let address = host_port(&endpoint.host, endpoint.port);
+        tracing::debug!(via = %via.alias, %address, "opening a ProxyJump tunnel");
+        let channel = deadline
+            .run(
+                Stage::Tunnel,
+                &address,
+                handle.channel_open_direct_tcpip(
+                    endpoint.host.clone(),
+                    u32::from(endpoint.port),
+                    "127.0.0.1",
+                    0,
+                ),
+            )
+            .await?
+            .map_err(|source| ConnectError::Tunnel {
+                via: via.alias.clone(),
+                address: address.clone(),
+                source: Box::new(source),
+            })?;
+        let next = open(endpoint, channel.into_stream(), &mut deadline).await?;
+        jumps.push(std::mem::replace(&mut handle, next));
+        via = endpoint;
+    }
+    Ok(Connection {
+        handle,
+        address: target.endpoint.address(),
+        _jumps: jumps,
+    })
+}
+
+/// Handshake (with the host key check) and authentication over `stream`.
+async fn open<S>(
+    endpoint: &Endpoint,
+    stream: S,
+    deadline: &mut Deadline,
+) -> Result<Handle<ClientHandler>, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let address = host_port(&endpoint.host, endpoint.port);
+    let check = HostKeyCheck {
+        alias: endpoint.alias.clone(),
+        host: endpoint.host.clone(),
+        port: endpoint.port,
+        user_files: endpoint.user_known_hosts.clone(),
+        global_files: endpoint.global_known_hosts.clone(),
+        policy: endpoint.host_key_policy,
+    };
+    let refused = Arc::new(Mutex::new(None));
+    let handler = ClientHandler {
+        check: check.clone(),
+        refused: Arc::clone(&refused),
+    };
+    let handshake = client::connect_stream(client_config(&check), stream, handler);
+    let mut handle = match deadline.run(Stage::Handshake, &address, handshake).await? {
+        Ok(handle) => handle,
+        Err(source) => {
+            let refusal = refused.lock().ok().and_then(|mut slot| slot.take());
+            return Err(match refusal {
+                Some(host_key) => ConnectError::HostKey(host_key),
+                None => ConnectError::Handshake {
+                    address,
+                    source: Box::new(source),
+                },
+            });
+        }
+    };
+    authenticate(&mut handle, endpoint, deadline).await?;
+    tracing::debug!(address = %endpoint.address(), "authenticated");
+    Ok(handle)
+}
+
+fn client_config(check: &HostKeyCheck) -> Arc<client::Config> {
+    let mut config = client::Config {
+        keepalive_interval: Some(KEEPALIVE_INTERVAL),
+        keepalive_max: KEEPALIVE_MAX,
+        nodelay: true,
+        ..client::Config::default()
+    };
+    // Known key types first; RSA is not built in (see Cargo.toml), so never negotiate it.
+    let mut keys: Vec<Algorithm> = known_hosts::known_algorithms(
+        &check.host,
+        check.port,
+        check.user_files.iter().chain(&check.global_files),
+    )
+    .into_iter()
+    .filter(|a| !is_rsa(a))
+    .collect();
+    for algorithm in config.preferred.key.iter() {
+        if !is_rsa(algorithm) && !keys.contains(algorithm) {
+            keys.push(algorithm.clone());
+        }
+    }
+    config.preferred.key = Cow::Owned(keys);
+    Arc::new(config)
+}
+
+fn is_rsa(algorithm: &Algorithm) -> bool {
+    matches!(algorithm, Algorithm::Rsa { .. })
+}
+
+/// russh's callbacks: only the host key check matters here.
+pub struct ClientHandler {
+    check: HostKeyCheck,
+    /// Why the key was refused, for [`ConnectError::HostKey`] (russh only sees "unknown key").
+    refused: Arc<Mutex<Option<Box<HostKeyError>>>>,
+}
+
+impl client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let verdict = match server_public_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                known_hosts::verify(&self.check, key).map(|_| ())
+            }
+            PublicKeyOrCertificate::Certificate(_) => Err(Box::new(HostKeyError::Certificate {
+                alias: self.check.alias.clone(),
+                lookup: self.check.lookup_name(),
+            })),
+        };
+        match verdict {
+            Ok(()) => Ok(true),
+            Err(error) => {
+                tracing::debug!(%error, "host key refused");
+                if let Ok(mut slot) = self.refused.lock() {
+                    *slot = Some(error);
+                }
+                Ok(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! Host key checks against OpenSSH known_hosts files: [`verify`].
+//!
+//! Strict by default, and never "accept every key":
+//! - the key must be listed for the name (HostName or address) and port actually connected to,
+//!   looked up as `host` on port 22 and `[host]:port` otherwise, as OpenSSH writes them;
+//! - a key not listed at all is refused with its SHA256 fingerprint, unless the policy is
+//!   accept-new (`--accept-new-host-key`, `StrictHostKeyChecking accept-new|no`): then it is
+//!   appended to the first user known_hosts file;
+//! - a different key of the same type is a *changed* key: always refused, naming the file and line;
+//! - a key marked `@revoked` is always refused.
+//!
+//! The file format is parsed here rather than with `russh::keys::check_known_hosts_path`, which
+//! does not match wildcard or negated patterns or tab-separated lines, and miscounts line numbers
+//! after comments. Supported: comma-separated patterns with `*`, `?` and `!`, hashed names
+//! (`|1|salt|hash`, HMAC-SHA1), markers (`@cert-authority` lines are skipped: host certificates
+//! are not used), comments and blank lines.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use data_encoding::BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use russh::keys::{Algorithm, HashAlg, PublicKey};
+use sha1::Sha1;
+
+use super::config::HostKeyPolicy;
+
+/// Where and how to check one server's key.
+#[derive(Clone, Debug)]
+pub struct HostKeyCheck {
+    /// The name the user knows the host by, for messages.
+    pub alias: String,
+    /// The HostName or address connected to, and the port.
+    pub host: String,
+    pub port: u16,
+    /// Checked first; accepted new keys go to the first one.
+    pub user_files: Vec<PathBuf>,
+    pub global_files: Vec<PathBuf>,
+    pub policy: HostKeyPolicy,
+}
+
+impl HostKeyCheck {
+    /// The name known_hosts lists this host under: `host`, or `[host]:port` off port 22.
+    pub fn lookup_name(&self) -> String {
+        lookup_name(&self.host, self.port)
+    }
+
+    fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.user_files.iter().chain(&self.global_files)
+    }
+}
+
+/// The key was accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Listed at `path:line`.
+    Known { path: PathBuf, line: usize },
+    /// Not listed, and appended to `path` under the accept-new policy.
+    Learned { path: PathBuf },
+}
+
+/// Why a host key was refused (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum HostKeyError {
+    #[error(
+        "the host key of {alias} ({lookup}) is not known: {algorithm} {fingerprint}\n\
+         If that is the host's key (compare with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on the \
+         host), run again with --accept-new-host-key, or add it to {} with:\n  \
+         ssh-keyscan -p {port} -t {algorithm} {host} >> {}",
+        file.display(),
+        file.display()
+    )]
+    Unknown {
+        alias: String,
+        lookup: String,
+        host: String,
+        port: u16,
+        algorithm: String,
+        fingerprint: String,
+        file: PathBuf,
+    },
+    #[error(
+        "the host key of {alias} ({lookup}) has CHANGED: the host offered {algorithm} {fingerprint}, \
+         but {}:{line} lists another {algorithm} key for it. Someone may be intercepting the \
+         connection, or the host was reinstalled. Refusing to connect. If you know the key was \
+         changed, remove the old one with:\n  ssh-keygen -R '{lookup}' -f {}",
+        path.display(),
+        path.display()
+    )]
+    Changed {
+        alias: String,
+        lookup: String,
+        algorithm: String,
+        fingerprint: String,
+        path: PathBuf,
+        line: usize,
+    },
+    #[error(
+        "the host key of {alias} ({lookup}), {fingerprint}, is marked @revoked in {}:{line}; refusing to connect",
+        path.display()
+    )]
+    Revoked {
+        alias: String,
+        lookup: String,
+        fingerprint: String,
+        path: PathBuf,
+        line: usize,
+    },
+    #[error(
+        "{alias} ({lookup}) presented a host certificate; host certificates are not supported, \
+         list its plain host key in known_hosts"
+    )]
+    Certificate { alias: String, lookup: String },
+    #[error("failed to add the host key of {alias} to {}", path.display())]
+    Write {
+        alias: String,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What the known_hosts files say about `key` for one host, before any policy.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Known {
+        path: PathBuf,
+        line: usize,
+    },
+    /// No line lists this key type for the host (it may be known by keys of other types).
+    Unknown,
+    /// A line lists another key of the same type.
+    Changed {
+        path: PathBuf,
+        line: usize,
+    },
+    Revoked {
+        path: PathBuf,
+        line: usize,
+    },
+}
+
+/// Checks `key` against the files and applies the policy (appending a new key under accept-new).
+/// The error is boxed: it is large, and rare.
+pub fn verify(check: &HostKeyCheck, key: &PublicKey) -> Result<Verified, Box<HostKeyError>> {
+    let lookup = check.lookup_name();
+    let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+    let algorithm = key.algorithm().as_str().to_owned();
+    match lookup_key(&check.host, check.port, key, check.files()) {
+        Lookup::Known { path, line } => Ok(Verified::Known { path, line }),
+        Lookup::Changed { path, line } => Err(Box::new(HostKeyError::Changed {
+            alias: check.alias.clone(),
+            lookup,
+            algorithm,
+            fingerprint,
+            path,
+            line,
+        })),
+        Lookup::Revoked { path, line } => Err(Box::new(HostKeyError::Revoked {
+            alias: check.alias.clone(),
+            lookup,
+            fingerprint,
+            path,
+            line,
+        })),
+        Lookup::Unknown => {
+            let file = check
+                .user_files
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts"));
+            match check.policy {
+                HostKeyPolicy::AcceptNew => {
+                    append(&file, &lookup, key).map_err(|source| {
+                        Box::new(HostKeyError::Write {
+                            alias: check.alias.clone(),
+                            path: file.clone(),
+                            source,
+                        })
+                    })?;
+                    tracing::info!(host = %lookup, %fingerprint, file = %file.display(), "added a new host key");
+                    Ok(Verified::Learned { path: file })
+                }
+                HostKeyPolicy::Strict => Err(Box::new(HostKeyError::Unknown {
+                    alias: check.alias.clone(),
+                    lookup,
+                    host: check.host.clone(),
+                    port: check.port,
+                    algorithm,
+                    fingerprint,
+                    file,
+                })),
+            }
+        }
+    }
+}
+
+/// Looks `key` up for `host`/`port` in `files` (missing files are empty).
+pub fn lookup_key<'p>(
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+    files: impl IntoIterator<Item = &'p PathBuf>,
+) -> Lookup {
+    let name = lookup_name(host, port);
+    let mut changed = None;
+    let mut known = None;
+    for path in files {
+        for entry in entries(path, &name) {
+            let same_key = entry.key.key_data() == key.key_data();
+            match entry.marker {
+                Marker::Revoked if same_key => {
+                    return Lookup::Revoked {
+                        path: path.clone(),
+                        line: entry.line,
+                    };
+                }
+                Marker::Revoked | Marker::CertAuthority => {}
+                Marker::None if same_key => {
+                    known.get_or_insert((path.clone(), entry.line));
+                }
+                Marker::None if entry.key.algorithm() == key.algorithm() => {
+                    changed.get_or_insert((path.clone(), entry.line));
+                }
+                Marker::None => {}
+            }
+        }
+    }
+    match (known, changed) {
+        (Some((path, line)), _) => Lookup::Known { path, line },
+        (None, Some((path, line))) => Lookup::Changed { path, line },
+        (None, None) => Lookup::Unknown,
+    }
+}
+
+/// The key types listed for `host`/`port`, so the handshake can prefer a type we can check.
+pub fn known_algorithms<'p>(
+    host: &str,
+    port: u16,
+    files: impl IntoIterator<Item = &'p PathBuf>,
+) -> Vec<Algorithm> {
+    let name = lookup_name(host, port);
+    let mut algorithms: Vec<Algorithm> = Vec::new();
+    for path in files {
+        for entry in entries(path, &name) {
+            if entry.marker == Marker::None && !algorithms.contains(&entry.key.algorithm()) {
+                algorithms.push(entry.key.algorithm());
+            }
+        }
+    }
+    algorithms
+}
+
+/// `host` on port 22, `[host]:port` otherwise.
+pub fn lookup_name(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_owned()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marker {
+    None,
+    CertAuthority,
+    Revoked,
+}
+
+struct Entry {
+    /// 1-based line number in its file.
+    line: usize,
+    marker: Marker,
+    key: PublicKey,
+}
+
+/// The entries of `path` whose host patterns match `name`.
+fn entries(path: &Path, name: &str) -> Vec<Entry> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read known_hosts file");
+            }
+            return Vec::new();
+        }
+    };
+    text.lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            parse_line(line, name).map(|(marker, key)| (index + 1, marker, key))
+        })
+        .map(|(line, marker, key)| Entry { line, marker, key })
+        .collect()
+}
+
+/// One line's marker and key, if the line lists `name`.
+fn parse_line(line: &str, name: &str) -> Option<(Marker, PublicKey)> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let mut fields = line.split_whitespace();
+    let mut first = fields.next()?;
+    let marker = match first {
+        "@cert-authority" => Marker::CertAuthority,
+        "@revoked" => Marker::Revoked,
+        marker if marker.starts_with('@') => return None,
+        _ => Marker::None,
+    };
+    if marker != Marker::None {
+        first = fields.next()?;
+    }
+    if !hosts_match(first, name) {
+        return None;
+    }
+    let key_type = fields.next()?;
+    let key_data = fields.next()?;
+    match PublicKey::from_openssh(&format!("{key_type} {key_data}")) {
+        Ok(key) => Some((marker, key)),
+        Err(e) => {
+            tracing::debug!(%key_type, error = %e, "skipping an unreadable known_hosts key");
+            None
+        }
+    }
+}
+
+/// OpenSSH semantics: some positive pattern matches and no negated one does.
+fn hosts_match(patterns: &str, name: &str) -> bool {
+    let mut matched = false;
+    for pattern in patterns.split(',') {
+        if let Some(negated) = pattern.strip_prefix('!') {
+            if wildcard_match(negated, name) {
+                return false;
+            }
+        } else if let Some(hashed) = pattern.strip_prefix("|1|") {
+            matched |= hashed_match(hashed, name);
+        } else {
+            matched |= wildcard_match(pattern, name);
+        }
+    }
+    matched
+}
+
+/// `salt|hash` (both base64): HMAC-SHA1 keyed with the salt over the name.
+fn hashed_match(salt_and_hash: &str, name: &str) -> bool {
+    let Some((salt, hash)) = salt_and_hash.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (
+        BASE64.decode(salt.as_bytes()),
+        BASE64.decode(hash.as_bytes()),
+    ) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(&salt) else {
+        return false;
+    };
+    mac.update(name.as_bytes());
+    mac.verify_slice(&hash).is_ok()
+}
+
+/// Case-insensitive glob with `*` (any run) and `?` (one character).
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
+    let name: Vec<char> = name.to_lowercase().chars().collect();
+    let (mut p, mut n) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                backtrack = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match backtrack {
+                Some((star, consumed)) => {
+                    p = star + 1;
+                    n = consumed + 1;
+                    backtrack = Some((star, consumed + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// Appends `name key-type base64` to `path`, creating it (and `~/.ssh`) when needed.
+fn append(path: &Path, name: &str, key: &PublicKey) -> io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let needs_newline = fs::read(path)
+        .map(|bytes| bytes.last().is_some_and(|&b| b != b'\n'))
+        .unwrap_or(false);
+    let mut key = key.clone();
+    key.set_comment("");
+    let encoded = key.to_openssh().map_err(io::Error::other)?;
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut line = String::new();
+    if needs_newline {
+        line.push('\n');
+    }
+    line.push_str(&format!("{name} {}\n", encoded.trim()));
+    file.write_all(line.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED_A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDTpXwsCoHxhOYursWnoIwijukQ+/yU/yoA7PqPneUGw";
+    const ED_B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9OuL9Ebd/c/QGZGDA0AR445TegDbMkxuZZwGDUSYQf";
+    const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBPvjtxBh7lnkYy3jL85ft1Ztbxo6nznd0JKpu5sAx6DnDFPYo1iF57x/ekTWutYl74r5xQkF/vg/9oi8bHmweqQ=";
+
+    fn key(text: &str) -> PublicKey {
+        PublicKey::from_openssh(text).unwrap()
+    }
+
+    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn check(path: &Path, host: &str, port: u16, policy: HostKeyPolicy) -> HostKeyCheck {
+        HostKeyCheck {
+            alias: "forge".into(),
+            host: host.into(),
+            port,
+            user_files: vec![path.to_path_buf()],
+            global_files: vec![],
+            policy,
+        }
+    }
+
+    #[test]
+    fn known_hosts_matches_a_listed_key_after_comments_and_blank_lines() {
+        let (_dir, path) = file_with(&format!(
+            "# lab hosts\n\nother {ED_B}\n10.231.0.5\t{ED_A} root@forge\n"
+        ));
+        assert_eq!(
+            lookup_key("10.231.0.5", 22, &key(ED_A), [&path]),
+            Lookup::Known {
+                path: path.clone(),
+                line: 4
+            }
+        );
+    }
+
+    #[test]
+    fn known_hosts_reports_a_changed_key_with_its_line_number() {
+        let (_dir, path) = file_with(&format!("# header\n# more\nforge,10.231.0.5 {ED_B}\n"));
+        let error = verify(
+            &check(&path, "10.231.0.5", 22, HostKeyPolicy::AcceptNew),
+            &key(ED_A),
+        )
+        .unwrap_err();
+        match &*error {
+            HostKeyError::Changed { line, path: p, .. } => assert_eq!((*line, p), (3, &path)),
+            other => panic!("expected a changed key, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("{}:3", path.display())),
+            "{message}"
+        );
+        assert!(message.contains("SHA256:"), "{message}");
+        // The file is left alone.
+        assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn known_hosts_refuses_an_unknown_key_with_its_fingerprint_and_how_to_accept_it() {
+        let (_dir, path) = file_with(&format!("other {ED_A}\n"));
+        let error = verify(
+            &check(&path, "10.231.0.5", 22, HostKeyPolicy::Strict),
+            &key(ED_A),
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(*error, HostKeyError::Unknown { .. }));
+        let fingerprint = key(ED_A).fingerprint(HashAlg::Sha256).to_string();
+        assert!(message.contains(&fingerprint), "{message}");
+        assert!(message.contains("--accept-new-host-key"), "{message}");
+        assert!(
+            message.contains("ssh-keyscan -p 22 -t ssh-ed25519 10.231.0.5"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn known_hosts_treats_a_key_of_another_type_as_unknown_not_changed() {
+        let (_dir, path) = file_with(&format!("forge {ECDSA}\n"));
+        assert_eq!(
+            lookup_key("forge", 22, &key(ED_A), [&path]),
+            Lookup::Unknown
+        );
+        assert_eq!(
+            known_algorithms("forge", 22, [&path]),
+            vec![Algorithm::Ecdsa {
+                curve: russh::keys::EcdsaCurve::NistP256
+            }]
+        );
+    }
+
+    #[test]
+    fn known_hosts_uses_the_bracketed_form_off_port_22() {
+        let (_dir, path) = file_with(&format!("[10.231.0.5]:2222 {ED_A}\n10.231.0.5 {ED_B}\n"));
+        assert_eq!(
+            lookup_key("10.231.0.5", 2222, &key(ED_A), [&path]),
+            Lookup::Known {
+                path: path.clone(),
+                line: 1
+            }
+        );
+        // On port 22 the bare entry applies, and it lists another key.
+        assert_eq!(
+            lookup_key("10.231.0.5", 22, &key(ED_A), [&path]),
+            Lookup::Changed {
+                path: path.clone(),
+                line: 2
+            }
+        );
+        // On another port neither applies.
+        assert_eq!(
+            lookup_key("10.231.0.5", 2200, &key(ED_A), [&path]),
+            Lookup::Unknown
+        );
+    }
+
+    #[test]
+    fn known_hosts_matches_wildcards_negations_and_hashed_names() {
+        let (_dir, path) = file_with(&format!(
+            "*.lab,!db.lab {ED_A}\n|1|AAECAwQFBgcICQoLDA0ODxAREhM=|VABW/swdBkyrjlPVEv2j1at0yDU= {ED_B}\n"
+        ));
+        assert!(matches!(
+            lookup_key("h1.lab", 22, &key(ED_A), [&path]),
+            Lookup::Known { .. }
+        ));
+        assert_eq!(
+            lookup_key("db.lab", 22, &key(ED_A), [&path]),
+            Lookup::Unknown
+        );
+        // The hashed entry is HMAC-SHA1 of "192.168.1.61" with salt 00..13.
+        assert!(hashed_match(
+            "AAECAwQFBgcICQoLDA0ODxAREhM=|VABW/swdBkyrjlPVEv2j1at0yDU=",
+            "192.168.1.61"
+        ));
+        assert!(!hashed_match(
+            "AAECAwQFBgcICQoLDA0ODxAREhM=|VABW/swdBkyrjlPVEv2j1at0yDU=",
+            "192.168.1.62"
+        ));
+    }
+
+    #[test]
+    fn known_hosts_refuses_a_revoked_key_even_when_also_listed() {
+        let (_dir, path) = file_with(&format!("forge {ED_A}\n@revoked * {ED_A}\n"));
+        assert_eq!(
+            lookup_key("forge", 22, &key(ED_A), [&path]),
+            Lookup::Revoked {
+                path: path.clone(),
+                line: 2
+            }
+        );
+    }
+
+    #[test]
+    fn known_hosts_checks_the_global_file_too() {
+        let (_dir, user) = file_with("");
+        let (_dir2, global) = file_with(&format!("forge {ED_A}\n"));
+        let mut c = check(&user, "forge", 22, HostKeyPolicy::Strict);
+        c.global_files = vec![global.clone()];
+        assert_eq!(
+            verify(&c, &key(ED_A)).unwrap(),
+            Verified::Known {
+                path: global,
+                line: 1
+            }
+        );
+    }
+
+    #[test]
+    fn known_hosts_appends_a_new_key_under_accept_new_and_then_knows_it() {
+        let (dir, _) = file_with("");
+        let path = dir.path().join("sub/known_hosts");
+        let c = check(&path, "10.231.0.5", 2222, HostKeyPolicy::AcceptNew);
+        assert_eq!(
+            verify(&c, &key(ED_A)).unwrap(),
+            Verified::Learned { path: path.clone() }
+        );
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("[10.231.0.5]:2222 ssh-ed25519 AAAA"),
+            "{text}"
+        );
+        assert_eq!(
+            verify(&c, &key(ED_A)).unwrap(),
+            Verified::Known { path, line: 1 }
+        );
+    }
+
+    #[test]
+    fn known_hosts_wildcards_behave_like_globs() {
+        assert!(wildcard_match("*", "anything"));
+        assert!(wildcard_match("h?.lab", "H1.lab"));
+        assert!(wildcard_match("[*]:2222", "[10.0.0.1]:2222"));
+        assert!(!wildcard_match("h?.lab", "h10.lab"));
+        assert!(wildcard_match("*.*.lab", "a.b.lab"));
+        assert!(!wildcard_match("a*b", "acbd"));
+    }
+}

@@ -1,0 +1,61 @@
+//! The SSH transport: from a HOST to a [`Session`] with its agent, in four steps of one concept each:
+//!
+//! ```text
+//!  config::resolve ──▶ connect::connect ──────────────────────────▶ exec::spawn_agent ──▶ session::start
+//!  (ssh_config,        (TCP, ProxyJump hops, known_hosts::verify,    (sudo -n AGENT serve,  (Hello)
+//!   flags)              auth::authenticate, keepalive, timeout)        stdout/stderr/exit)
+//! ```
+//!
+//! [`SshConnector`] runs them, and runs them again when `reconnect` asks.
+
+pub mod auth;
+pub mod config;
+pub mod connect;
+pub mod exec;
+pub mod known_hosts;
+
+use std::time::Duration;
+
+use crate::error::CtlError;
+use crate::reconnect::Connect;
+use crate::remote::RemoteContext;
+use crate::session::{self, Session};
+use config::Target;
+
+/// The agent gets at least this long to say Hello (sudo can be slow to start on a loaded host).
+const MIN_HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Opens sessions with the agent on one host.
+#[derive(Debug, Clone)]
+pub struct SshConnector {
+    target: Target,
+    context: RemoteContext,
+    command: String,
+}
+
+impl SshConnector {
+    pub fn new(target: Target, agent_path: &str) -> SshConnector {
+        let context = RemoteContext {
+            host: target.label.clone(),
+            user: target.endpoint.user.clone(),
+            agent_path: agent_path.to_owned(),
+        };
+        SshConnector {
+            command: exec::agent_command(agent_path),
+            target,
+            context,
+        }
+    }
+}
+
+impl Connect for SshConnector {
+    async fn connect(&mut self) -> Result<Session, CtlError> {
+        let connection = connect::connect(&self.target).await?;
+        // Opening the channel gets a fresh allowance: the connect deadline was for connecting.
+        let deadline = connect::Deadline::after(self.target.connect_timeout);
+        tracing::debug!(command = %self.command, "starting the agent");
+        let channel = exec::spawn_agent(connection, &self.command, &deadline).await?;
+        let hello_timeout = self.target.connect_timeout.max(MIN_HELLO_TIMEOUT);
+        session::start(channel, &self.context, hello_timeout).await
+    }
+}
