@@ -1,1 +1,146 @@
-//! preflight (being written)
+//! Free-space checks before a run: [`check`] turns a plan's [`DiskCheck`] into the
+//! `PreflightCheck` event.
+//!
+//! Free space is what an unprivileged writer gets (`f_bavail × f_frsize`), the figure `df`
+//! shows as "Avail": the root-reserved blocks are no use to a backup job running as a service
+//! user. The `statvfs` runs on a blocking thread with a time limit, because the paths checked
+//! are network mounts (`/mnt/nas-backup`) and a hung NFS server blocks `statvfs` for ever.
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use backup_orchestrator_proto::event::PreflightCheck;
+
+use crate::plan::DiskCheck;
+
+/// How long one `statvfs` may take before the check fails.
+pub const STATVFS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes available to an unprivileged writer on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let stat = rustix::fs::statvfs(path).map_err(io::Error::from)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Runs one disk check. A path that cannot be checked (missing, not mounted and absent,
+/// permission, a hung mount) fails the check, with the reason in `error`.
+pub async fn check(disk: &DiskCheck) -> PreflightCheck {
+    let path = disk.path.clone();
+    let measured = tokio::time::timeout(
+        STATVFS_TIMEOUT,
+        tokio::task::spawn_blocking(move || free_bytes(&path)),
+    )
+    .await;
+    let free = match measured {
+        Ok(Ok(Ok(free))) => Ok(free),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Err(join_error)) => Err(format!("the check itself failed: {join_error}")),
+        Err(_elapsed) => Err(format!(
+            "no answer from the filesystem within {} (a hung network mount?)",
+            humantime::format_duration(STATVFS_TIMEOUT)
+        )),
+    };
+    match free {
+        Ok(free) => PreflightCheck {
+            path: disk.path.display().to_string(),
+            min_free_bytes: disk.min_free_bytes,
+            free_bytes: Some(free),
+            passed: free >= disk.min_free_bytes,
+            error: None,
+        },
+        Err(error) => PreflightCheck {
+            path: disk.path.display().to_string(),
+            min_free_bytes: disk.min_free_bytes,
+            free_bytes: None,
+            passed: false,
+            error: Some(error),
+        },
+    }
+}
+
+/// Why a failed check failed, for `Summary::critical_reason`:
+/// `insufficient space on /mnt/nas-backup: 12.0 GiB available, need 50.0 GiB`.
+pub fn failure_reason(check: &PreflightCheck) -> String {
+    match (&check.error, check.free_bytes) {
+        (Some(error), _) => format!("cannot check free space on {}: {error}", check.path),
+        (None, Some(free)) => format!(
+            "insufficient space on {}: {} available, need {}",
+            check.path,
+            format_bytes(free),
+            format_bytes(check.min_free_bytes)
+        ),
+        (None, None) => format!("cannot check free space on {}", check.path),
+    }
+}
+
+/// `512 B`, `12.0 GiB`: binary units, one decimal.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_bytes_reports_space_of_an_existing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).unwrap() > 0);
+    }
+
+    #[test]
+    fn free_bytes_fails_for_a_missing_path() {
+        let e = free_bytes(Path::new("/nonexistent/backup-orchestrator")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn check_fails_with_error_for_missing_path() {
+        let check = check(&DiskCheck {
+            path: "/nonexistent/backup-orchestrator".into(),
+            min_free_bytes: 1,
+        })
+        .await;
+        assert!(!check.passed);
+        assert_eq!(check.free_bytes, None);
+        assert!(check.error.is_some());
+        assert!(failure_reason(&check).starts_with("cannot check free space on /nonexistent"));
+    }
+
+    #[tokio::test]
+    async fn check_compares_free_space_with_the_minimum() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = check(&DiskCheck {
+            path: dir.path().to_owned(),
+            min_free_bytes: 1,
+        })
+        .await;
+        assert!(ok.passed, "{ok:?}");
+        let too_small = check(&DiskCheck {
+            path: dir.path().to_owned(),
+            min_free_bytes: u64::MAX,
+        })
+        .await;
+        assert!(!too_small.passed);
+        assert!(too_small.free_bytes.is_some());
+        assert!(failure_reason(&too_small).starts_with("insufficient space on"));
+    }
+
+    #[test]
+    fn format_bytes_uses_binary_units() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(50 << 30), "50.0 GiB");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+    }
+}

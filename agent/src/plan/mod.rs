@@ -1,1 +1,203 @@
-//! plan (being written)
+//! The host's backup plan: [`Plan`], read from `/etc/backup-orchestrator/plan.toml`.
+//!
+//! The plan is the agent's whole authority: a run starts only units that one of its stages matches
+//! (see [`Plan::allows`]), whatever a controller asks. Without a plan file the agent uses
+//! [`Plan::builtin_default`], the stages of the user's original script.
+//!
+//! # File format
+//!
+//! ```toml
+//! # Above this failure rate (failed + timed out, in percent of all units) the run is
+//! # critical (exit 2); at or below it, partial (exit 1). 0-100, default 50.
+//! failure_threshold_percent = 50
+//!
+//! # Checked before anything starts; any failure is critical and nothing is started.
+//! [[preflight.disk]]
+//! path = "/mnt/nas-backup"
+//! min_free = "50G"              # bytes, or K/M/G/T (powers of 1024; "50GiB", "50GB" too)
+//!
+//! [[preflight.disk]]
+//! path = "/mnt/nas-postgresql"
+//! min_free = "20G"
+//!
+//! # Stages run in order; a stage's failures never stop the later ones.
+//! [[stage]]
+//! name = "snapshots"             # unique, required
+//! units = ["sanoid.service"]     # unit names or glob patterns (* ? [...]), at least one
+//! timeout = "5m"                 # per unit: "90s", "5m", "1h", "1h 30m"; default "1h"
+//! on_failure = "warn"            # "fail" (default) or "warn": a failure is only a warning
+//!
+//! [[stage]]
+//! name = "replication"
+//! units = ["syncoid-*.service"]
+//! exclude = ["*replication-info*", "*target-reachability*"]  # glob patterns
+//! parallel = 0                   # units running at once; 0 = no limit; default 1
+//! timeout = "30m"
+//! ```
+//!
+//! Unknown keys are refused, and every error names the file, line and column
+//! (`/etc/backup-orchestrator/plan.toml:7:1: unknown field `paralel`, expected one of …`).
+//!
+//! Unit patterns are matched by systemd (`ListUnitFilesByPatterns`, `ListUnitsByPatterns`) and
+//! by [`pattern`] with the same shell-glob meaning.
+
+mod parse;
+pub mod pattern;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use backup_orchestrator_proto::event::{PlanOutline, StageOutline};
+
+pub use parse::PlanError;
+
+/// Where the agent looks for the host's plan.
+pub const DEFAULT_PLAN_PATH: &str = "/etc/backup-orchestrator/plan.toml";
+
+/// [`Plan::source`] of [`Plan::builtin_default`].
+pub const BUILTIN_SOURCE: &str = "built-in default";
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// A validated plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The file it was read from, or [`BUILTIN_SOURCE`].
+    pub source: String,
+    /// Above this failure rate the run is critical (exit 2).
+    pub failure_threshold_percent: u32,
+    pub preflight: Vec<DiskCheck>,
+    pub stages: Vec<Stage>,
+}
+
+/// "`path` must have at least `min_free_bytes` free" (for an unprivileged writer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskCheck {
+    pub path: PathBuf,
+    pub min_free_bytes: u64,
+}
+
+/// A group of units started together, after the previous stage has finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub name: String,
+    /// Unit names or glob patterns.
+    pub units: Vec<String>,
+    /// Glob patterns of units not to run even though `units` matches them.
+    pub exclude: Vec<String>,
+    /// Most units running at once; 0 = no limit.
+    pub parallel: u32,
+    /// Per unit, from its start.
+    pub timeout: Duration,
+    /// `on_failure = "warn"`: a failure is a warning, never a failure of the run.
+    pub warn_only: bool,
+}
+
+impl Plan {
+    /// Reads and validates the plan at `path`, which must exist.
+    pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Plan::parse(&text, &path.display().to_string())
+    }
+
+    /// Like [`Plan::load`], but a missing file gives [`Plan::builtin_default`]. For the default
+    /// path only: a plan the user named explicitly must exist ([`Plan::load`]).
+    pub fn load_or_default(path: &Path) -> Result<Plan, PlanError> {
+        match Plan::load(path) {
+            Err(PlanError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(Plan::builtin_default())
+            }
+            other => other,
+        }
+    }
+
+    /// Parses and validates plan text; `source` names it in errors and in [`Plan::source`].
+    pub fn parse(text: &str, source: &str) -> Result<Plan, PlanError> {
+        parse::parse(text, source)
+    }
+
+    /// The user's original script as a plan: preflight of the two NAS mounts, then sanoid (a
+    /// warning only), all syncoid jobs at once, the pgBackRest full backup alone, and the restic
+    /// jobs three at a time.
+    pub fn builtin_default() -> Plan {
+        let stage = |name: &str, units: &[&str], parallel: u32, minutes: u64| Stage {
+            name: name.to_owned(),
+            units: units.iter().map(|u| (*u).to_owned()).collect(),
+            exclude: Vec::new(),
+            parallel,
+            timeout: Duration::from_secs(minutes * 60),
+            warn_only: false,
+        };
+        let snapshots = Stage {
+            warn_only: true,
+            ..stage("snapshots", &["sanoid.service"], 1, 5)
+        };
+        let replication = Stage {
+            exclude: vec![
+                "*replication-info*".to_owned(),
+                "*target-reachability*".to_owned(),
+            ],
+            ..stage("replication", &["syncoid-*.service"], 0, 30)
+        };
+        Plan {
+            source: BUILTIN_SOURCE.to_owned(),
+            failure_threshold_percent: 50,
+            preflight: vec![
+                DiskCheck {
+                    path: PathBuf::from("/mnt/nas-backup"),
+                    min_free_bytes: 50 * GIB,
+                },
+                DiskCheck {
+                    path: PathBuf::from("/mnt/nas-postgresql"),
+                    min_free_bytes: 20 * GIB,
+                },
+            ],
+            stages: vec![
+                snapshots,
+                replication,
+                stage("postgresql", &["pgbackrest-full-backup.service"], 1, 60),
+                stage("restic", &["restic-backup-*.service"], 3, 45),
+            ],
+        }
+    }
+
+    /// The plan as `RunStarted` shows it.
+    pub fn outline(&self) -> PlanOutline {
+        PlanOutline {
+            source: self.source.clone(),
+            failure_threshold_percent: self.failure_threshold_percent,
+            stages: self
+                .stages
+                .iter()
+                .map(|s| StageOutline {
+                    name: s.name.clone(),
+                    units: s.units.clone(),
+                    exclude: s.exclude.clone(),
+                    parallel: s.parallel,
+                    timeout_secs: s.timeout.as_secs(),
+                    warn_only: s.warn_only,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether some stage may start `unit`: one of its patterns matches it and none of its
+    /// excludes does. Template units (`foo@.service`) are never allowed.
+    pub fn allows(&self, unit: &str) -> bool {
+        !pattern::is_template(unit) && self.stages.iter().any(|s| s.allows(unit))
+    }
+}
+
+impl Stage {
+    /// Whether this stage's patterns match `unit` and its excludes do not.
+    pub fn allows(&self, unit: &str) -> bool {
+        pattern::matches_any(&self.units, unit) && !pattern::matches_any(&self.exclude, unit)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,56 @@
+//! Rendering a followed run on this terminal until its `RunFinished`, or until Ctrl-C, which stops
+//! only the display: the run goes on, owned by PID 1.
+
+use backup_orchestrator_proto::{Event, LogLevel, exit_codes};
+use backup_orchestrator_render::Renderer;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::runlog::{FollowError, Follower, Liveness};
+
+use super::CliError;
+
+/// Shows every event of the run and returns its exit code.
+pub async fn render_run<L: Liveness>(
+    mut follower: Follower<L>,
+    renderer: &mut Renderer,
+) -> Result<i32, CliError> {
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| CliError::CouldNotRun(format!("handle Ctrl-C: {e}")))?;
+    loop {
+        let next = tokio::select! {
+            next = follower.next() => next,
+            _ = interrupt.recv() => {
+                let text = format!(
+                    "interrupted: run {} goes on on this host; attach with: backup-orchestrator attach",
+                    follower.run_id()
+                );
+                renderer.message(LogLevel::Warn, &text).map_err(CliError::output)?;
+                return Err(CliError::Interrupted);
+            }
+        };
+        match next {
+            Ok(Some(envelope)) => {
+                renderer.event(&envelope).map_err(CliError::output)?;
+                if let Event::RunFinished(finished) = &envelope.event {
+                    renderer
+                        .finish(&finished.summary)
+                        .map_err(CliError::output)?;
+                    return Ok(finished.summary.exit_code);
+                }
+            }
+            Ok(None) => {
+                return Err(CliError::CouldNotRun(format!(
+                    "run {}: its log ended without a summary",
+                    follower.run_id()
+                )));
+            }
+            Err(e @ FollowError::Abandoned { .. }) => {
+                renderer
+                    .message(LogLevel::Error, &e.to_string())
+                    .map_err(CliError::output)?;
+                return Ok(exit_codes::COULD_NOT_RUN);
+            }
+            Err(e) => return Err(CliError::could_not_run(&e)),
+        }
+    }
+}

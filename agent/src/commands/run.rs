@@ -1,0 +1,145 @@
+//! The default command, `backup-orchestrator [--dry-run] [--yes] …`: run the host's plan.
+//!
+//! ```text
+//!  load plan (64 if malformed: nothing started)
+//!     ├─ --dry-run: engine in-process, rendered as it goes; exit code from its summary
+//!     └─ real:  confirm (terminal, unless --yes; no terminal and no --yes: 64)
+//!               → Host::start: transient unit backup-orchestrator-run.service (the lock; 3 if held)
+//!               → follow its event log and render it (Ctrl-C: 130, the run goes on)
+//! ```
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::time::{Instant, SystemTime};
+
+use backup_orchestrator_proto::Event;
+
+use super::sinks::{CollectSink, Execution, RenderSink, connect_systemd, execute_plan};
+use super::{CliError, Host, StartError, follow, hostname, load_plan, renderer};
+use crate::cli::GlobalArgs;
+use crate::engine::Cancel;
+use crate::ownership::OwnershipError;
+use crate::plan::Plan;
+use crate::runlog;
+
+pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
+    let plan = load_plan(global)?;
+    if global.dry_run {
+        return dry_run(global, &plan).await;
+    }
+    if !global.yes && !io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "no terminal to ask for confirmation on: pass --yes to run without asking".into(),
+        ));
+    }
+    let host = Host::connect()
+        .await
+        .map_err(|e| CliError::could_not_run(&e))?;
+    if !global.yes {
+        // Refuse early rather than ask first and refuse after.
+        if let Some(active) = host
+            .unit
+            .active_run()
+            .await
+            .map_err(|e| CliError::could_not_run(&e))?
+            .filter(|a| a.is_alive())
+        {
+            return Err(in_progress(OwnershipError::InProgress { active }));
+        }
+        confirm(&plan).await?;
+    }
+    let run_id = match host.start(&plan, global.stop_units_on_timeout).await {
+        Ok(run_id) => run_id,
+        Err(StartError::Ownership(e @ OwnershipError::InProgress { .. })) => {
+            return Err(in_progress(e));
+        }
+        Err(e) => return Err(CliError::could_not_run(&e)),
+    };
+    tracing::debug!("started run {run_id}");
+    let follower = host
+        .follow(&run_id)
+        .map_err(|e| CliError::could_not_run(&e))?;
+    follow::render_run(follower, &mut renderer(global)).await
+}
+
+fn in_progress(e: OwnershipError) -> CliError {
+    CliError::CouldNotRun(format!("{e}; attach with: backup-orchestrator attach"))
+}
+
+/// Runs the engine here without starting anything: no unit, no lock, no log.
+async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
+    let now = SystemTime::now();
+    let run_id = runlog::new_run_id(now);
+    let systemd = connect_systemd().await?;
+    let mut renderer = renderer(global);
+    let execution = Execution {
+        plan,
+        run_id: &run_id,
+        dry_run: true,
+        stop_units_on_timeout: global.stop_units_on_timeout,
+        started_at: now,
+    };
+    let mut sink = RenderSink::new(&mut renderer, Instant::now());
+    let summary = execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
+    if let Some(e) = sink.error.take() {
+        return Err(CliError::output(e));
+    }
+    renderer.finish(&summary).map_err(CliError::output)?;
+    Ok(summary.exit_code)
+}
+
+/// Shows what would run (a dry run's stages) and asks `Run N stages on HOST now? [y/N]` on the
+/// terminal.
+async fn confirm(plan: &Plan) -> Result<(), CliError> {
+    let now = SystemTime::now();
+    let run_id = runlog::new_run_id(now);
+    let systemd = connect_systemd().await?;
+    let execution = Execution {
+        plan,
+        run_id: &run_id,
+        dry_run: true,
+        stop_units_on_timeout: false,
+        started_at: now,
+    };
+    let mut sink = CollectSink::new(Instant::now());
+    execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
+    let host = hostname();
+    let mut preview = format!("Plan {} on {host}:\n", plan.source);
+    for envelope in &sink.events {
+        match &envelope.event {
+            Event::PreflightCheck(c) => preview.push_str(&format!(
+                "  preflight: {} needs {} GiB free\n",
+                c.path,
+                c.min_free_bytes / (1024 * 1024 * 1024)
+            )),
+            Event::StageStarted(s) => preview.push_str(&format!(
+                "  stage {} {}: {}\n",
+                s.index + 1,
+                s.name,
+                if s.units.is_empty() {
+                    "no units found".to_owned()
+                } else {
+                    s.units.join(", ")
+                }
+            )),
+            _ => {}
+        }
+    }
+    preview.push_str(&format!(
+        "Run {} stages on {host} now? [y/N] ",
+        plan.stages.len()
+    ));
+    let mut stderr = io::stderr().lock();
+    let _ = stderr.write_all(preview.as_bytes());
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::CouldNotRun(format!("read the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        eprintln!("not started");
+        Err(CliError::Interrupted)
+    }
+}

@@ -1,0 +1,144 @@
+//! Where the engine's events go ([`EventSink`]s), and [`execute_plan`], the one place the commands
+//! call the engine.
+//!
+//! - [`RenderSink`]: a dry run on this terminal, rendered as it happens;
+//! - [`CollectSink`]: a dry run kept in memory (`serve`, the confirmation preview);
+//! - [`OwnedSink`]: the real run inside its unit: event log on disk plus the journal.
+
+use std::io;
+use std::time::{Instant, SystemTime};
+
+use backup_orchestrator_proto::event::Log;
+use backup_orchestrator_proto::{Envelope, Event, LogLevel, Summary};
+use backup_orchestrator_render::Renderer;
+
+use super::{CliError, hostname};
+use crate::engine::{self, Cancel, EngineOptions, EventSink};
+use crate::journal::Journal;
+use crate::plan::Plan;
+use crate::runlog::{LogWriter, RunLogError, Stamper};
+use crate::systemd::SystemdBus;
+
+/// How a run is executed in this process.
+#[derive(Debug)]
+pub struct Execution<'a> {
+    pub plan: &'a Plan,
+    pub run_id: &'a str,
+    pub dry_run: bool,
+    pub stop_units_on_timeout: bool,
+    pub started_at: SystemTime,
+}
+
+/// Runs the engine to its summary, emitting into `sink` (`RunStarted` first, `RunFinished` last).
+pub async fn execute_plan(
+    execution: &Execution<'_>,
+    systemd: &SystemdBus,
+    sink: &mut dyn EventSink,
+    cancel: Cancel,
+) -> Summary {
+    let options = EngineOptions {
+        dry_run: execution.dry_run,
+        stop_units_on_timeout: execution.stop_units_on_timeout,
+        host: hostname(),
+        run_id: execution.run_id.to_owned(),
+        started_at: humantime::format_rfc3339_seconds(execution.started_at).to_string(),
+    };
+    engine::execute(execution.plan, systemd, &options, sink, cancel).await
+}
+
+/// Connects to the host's systemd for the engine.
+pub async fn connect_systemd() -> Result<SystemdBus, CliError> {
+    SystemdBus::connect()
+        .await
+        .map_err(|e| CliError::could_not_run(&e))
+}
+
+/// Renders a dry run as it happens.
+#[derive(Debug)]
+pub struct RenderSink<'r> {
+    stamper: Stamper,
+    renderer: &'r mut Renderer,
+    /// The first write error (a closed stdout): later events are not rendered.
+    pub error: Option<io::Error>,
+}
+
+impl<'r> RenderSink<'r> {
+    pub fn new(renderer: &'r mut Renderer, started: Instant) -> RenderSink<'r> {
+        RenderSink {
+            stamper: Stamper::new(started),
+            renderer,
+            error: None,
+        }
+    }
+}
+
+impl EventSink for RenderSink<'_> {
+    fn emit(&mut self, event: Event) {
+        let envelope = self.stamper.stamp(event);
+        if self.error.is_none()
+            && let Err(e) = self.renderer.event(&envelope)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Keeps a run's envelopes in memory.
+#[derive(Debug)]
+pub struct CollectSink {
+    stamper: Stamper,
+    pub events: Vec<Envelope>,
+}
+
+impl CollectSink {
+    pub fn new(started: Instant) -> CollectSink {
+        CollectSink {
+            stamper: Stamper::new(started),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl EventSink for CollectSink {
+    fn emit(&mut self, event: Event) {
+        self.events.push(self.stamper.stamp(event));
+    }
+}
+
+/// The run inside its transient unit: each event appended to the event log (followers read it
+/// live) and logged to the journal with the run id.
+#[derive(Debug)]
+pub struct OwnedSink {
+    writer: LogWriter,
+    journal: Journal,
+    /// The first failure to append: the run goes on (its units matter more than its log), the
+    /// error is reported at the end.
+    pub error: Option<RunLogError>,
+}
+
+impl OwnedSink {
+    pub fn new(writer: LogWriter, journal: Journal) -> OwnedSink {
+        OwnedSink {
+            writer,
+            journal,
+            error: None,
+        }
+    }
+
+    /// A line of the run's own (not the engine's), e.g. why it could not start.
+    pub fn log(&mut self, level: LogLevel, message: String) {
+        self.emit(Event::Log(Log { level, message }));
+    }
+}
+
+impl EventSink for OwnedSink {
+    fn emit(&mut self, event: Event) {
+        self.journal.event(&event);
+        if let Err(e) = self.writer.append(event)
+            && self.error.is_none()
+        {
+            tracing::error!("{}", super::error_chain(&e));
+            self.error = Some(e);
+        }
+    }
+}

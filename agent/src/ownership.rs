@@ -1,0 +1,364 @@
+//! Runs owned by PID 1: [`RunUnit`] starts a run as the transient unit [`RUN_UNIT`] and answers
+//! whether it is still going.
+//!
+//! A backup run must not depend on the terminal or the SSH session that asked for it (architecture
+//! property 2). So neither the CLI nor `serve` runs the plan: they ask systemd over D-Bus
+//! (`Manager.StartTransientUnit`) to run `backup-orchestrator run-owned --run-id ID …` as a unit of
+//! its own, then only follow the run's event log ([`crate::runlog`]). Killing the follower (Ctrl-C,
+//! SIGKILL, a dropped connection) leaves the unit running to completion.
+//!
+//! The unit's fixed name is the host's run lock: systemd refuses a second `StartTransientUnit` of a
+//! loaded unit with `UnitExists`, atomically, and forgets the unit when it ends
+//! (`CollectMode=inactive-or-failed`), so a crashed run never leaves a stale lock behind. The unit's
+//! description carries the run id, which is how a refused starter, `attach` and `status` learn which
+//! run holds the lock.
+//!
+//! `cancel` signals the unit's main process (`Manager.KillUnit`): SIGUSR1 = start no more units,
+//! SIGUSR2 = also stop the running ones.
+
+use std::path::Path;
+
+use zbus::proxy::CacheProperties;
+use zbus::{Connection, OwnedObjectPath, Variant};
+
+use crate::runlog;
+
+/// The transient unit every run executes in; its existence is the host's run lock.
+pub const RUN_UNIT: &str = "backup-orchestrator-run.service";
+
+const DESCRIPTION_PREFIX: &str = "backup-orchestrator run ";
+const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
+const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
+
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Manager",
+    default_service = "org.freedesktop.systemd1",
+    default_path = "/org/freedesktop/systemd1"
+)]
+trait Manager {
+    fn start_transient_unit(
+        &self,
+        name: &str,
+        mode: &str,
+        properties: &[(&str, Variant<'_>)],
+        aux: &[(&str, &[(&str, Variant<'_>)])],
+    ) -> zbus::Result<OwnedObjectPath>;
+
+    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn kill_unit(&self, name: &str, whom: &str, signal: i32) -> zbus::Result<()>;
+
+    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
+}
+
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Unit",
+    default_service = "org.freedesktop.systemd1"
+)]
+trait Unit {
+    #[zbus(property)]
+    fn description(&self) -> zbus::Result<String>;
+
+    #[zbus(property)]
+    fn active_state(&self) -> zbus::Result<String>;
+
+    /// `(0, "/")` when no job is queued for the unit.
+    #[zbus(property)]
+    fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
+}
+
+/// The run holding the lock, as systemd describes its unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveRun {
+    /// `None` only if something else created a unit of that name.
+    pub run_id: Option<String>,
+    /// RFC 3339, from the run id.
+    pub started_at: Option<String>,
+    /// systemd's `ActiveState` (`activating`, `active`, `deactivating`, …).
+    pub active_state: String,
+    /// A start job is still queued (the unit is about to run).
+    pub job_queued: bool,
+}
+
+impl ActiveRun {
+    /// Whether the unit's process runs or is about to.
+    pub fn is_alive(&self) -> bool {
+        self.job_queued
+            || matches!(
+                self.active_state.as_str(),
+                "active" | "activating" | "deactivating" | "reloading"
+            )
+    }
+
+    /// `run 20251103T120000Z-ab12 (started 2025-11-03T12:00:00Z)`, for messages.
+    pub fn describe(&self) -> String {
+        match (&self.run_id, &self.started_at) {
+            (Some(id), Some(at)) => format!("run {id} (started {at})"),
+            (Some(id), None) => format!("run {id}"),
+            _ => format!("unit {RUN_UNIT}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OwnershipError {
+    #[error("connect to systemd over the system D-Bus")]
+    Connect(#[source] zbus::Error),
+    #[error("another backup run is in progress on this host: {}", active.describe())]
+    InProgress { active: ActiveRun },
+    #[error("ask systemd to {action}")]
+    Bus {
+        action: &'static str,
+        #[source]
+        source: zbus::Error,
+    },
+}
+
+/// What `run-owned` is started with besides its run id.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedRunArgs<'a> {
+    /// The plan file the starter checked; `None` for the built-in default.
+    pub plan: Option<&'a Path>,
+    pub stop_units_on_timeout: bool,
+}
+
+/// A connection to systemd for starting, finding and signalling the run unit.
+#[derive(Clone, Debug)]
+pub struct RunUnit {
+    conn: Connection,
+    manager: ManagerProxy<'static>,
+}
+
+impl RunUnit {
+    pub async fn connect() -> Result<RunUnit, OwnershipError> {
+        let conn = Connection::system()
+            .await
+            .map_err(OwnershipError::Connect)?;
+        let manager = ManagerProxy::builder(&conn)
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(OwnershipError::Connect)?;
+        Ok(RunUnit { conn, manager })
+    }
+
+    /// Starts `run-owned` for `run_id` as [`RUN_UNIT`], or says which run already holds the lock.
+    pub async fn start(&self, run_id: &str, args: &OwnedRunArgs<'_>) -> Result<(), OwnershipError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| OwnershipError::Bus {
+                action: "start the run (cannot find this program's path)",
+                source: zbus::Error::InputOutput(e.into()),
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let argv = owned_argv(&exe, run_id, args);
+        let description = format!("{DESCRIPTION_PREFIX}{run_id}");
+        let properties = [
+            ("Description", Variant::from(description.as_str())),
+            ("Type", Variant::from("exec")),
+            ("CollectMode", Variant::from("inactive-or-failed")),
+            ("SyslogIdentifier", Variant::from("backup-orchestrator")),
+            ("ExecStart", Variant::from(vec![(exe.clone(), argv, false)])),
+        ];
+        for attempt in 0..2 {
+            match self
+                .manager
+                .start_transient_unit(RUN_UNIT, "fail", &properties, &[])
+                .await
+            {
+                Ok(_job) => return Ok(()),
+                Err(e) if is_error(&e, UNIT_EXISTS) => {
+                    let Some(active) = self.active_run().await? else {
+                        continue; // collected in between: try again
+                    };
+                    if attempt == 0 && active.active_state == "failed" && !active.job_queued {
+                        // A failed unit that was not collected (older systemd): clear it once.
+                        let _ = self.manager.reset_failed_unit(RUN_UNIT).await;
+                        continue;
+                    }
+                    return Err(OwnershipError::InProgress { active });
+                }
+                Err(source) => {
+                    return Err(OwnershipError::Bus {
+                        action: "start the run unit",
+                        source,
+                    });
+                }
+            }
+        }
+        Err(OwnershipError::InProgress {
+            active: self.active_run().await?.unwrap_or(ActiveRun {
+                run_id: None,
+                started_at: None,
+                active_state: "unknown".into(),
+                job_queued: false,
+            }),
+        })
+    }
+
+    /// The run unit as systemd sees it now, `None` if there is none.
+    pub async fn active_run(&self) -> Result<Option<ActiveRun>, OwnershipError> {
+        let path = match self.manager.get_unit(RUN_UNIT).await {
+            Ok(path) => path,
+            Err(e) if is_error(&e, NO_SUCH_UNIT) => return Ok(None),
+            Err(source) => {
+                return Err(OwnershipError::Bus {
+                    action: "look up the run unit",
+                    source,
+                });
+            }
+        };
+        let bus = |source| OwnershipError::Bus {
+            action: "read the run unit's properties",
+            source,
+        };
+        let unit = UnitProxy::builder(&self.conn)
+            .path(path)
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(bus)?;
+        // The unit may be collected between the calls: treat that as "no run".
+        let description = match unit.description().await {
+            Ok(d) => d,
+            Err(e) if is_gone(&e) => return Ok(None),
+            Err(e) => return Err(bus(e)),
+        };
+        let active_state = match unit.active_state().await {
+            Ok(s) => s,
+            Err(e) if is_gone(&e) => return Ok(None),
+            Err(e) => return Err(bus(e)),
+        };
+        let job_queued = match active_state.as_str() {
+            "inactive" | "failed" => unit.job().await.map(|(id, _)| id != 0).unwrap_or(false),
+            _ => false,
+        };
+        let run_id = description
+            .strip_prefix(DESCRIPTION_PREFIX)
+            .map(str::trim)
+            .filter(|id| runlog::is_run_id(id))
+            .map(str::to_owned);
+        Ok(Some(ActiveRun {
+            started_at: run_id.as_deref().and_then(runlog::started_at_of),
+            run_id,
+            active_state,
+            job_queued,
+        }))
+    }
+
+    /// The id of the run whose process is alive now, if any.
+    pub async fn running_id(&self) -> Result<Option<String>, OwnershipError> {
+        Ok(self
+            .active_run()
+            .await?
+            .filter(ActiveRun::is_alive)
+            .and_then(|run| run.run_id))
+    }
+
+    /// Sends `signal` to the running run's main process; returns the run signalled, `None` when no
+    /// run is going.
+    pub async fn signal(&self, signal: i32) -> Result<Option<ActiveRun>, OwnershipError> {
+        let Some(active) = self.active_run().await?.filter(ActiveRun::is_alive) else {
+            return Ok(None);
+        };
+        match self.manager.kill_unit(RUN_UNIT, "main", signal).await {
+            Ok(()) => Ok(Some(active)),
+            Err(e) if is_gone(&e) => Ok(None),
+            Err(source) => Err(OwnershipError::Bus {
+                action: "signal the run",
+                source,
+            }),
+        }
+    }
+}
+
+impl runlog::Liveness for RunUnit {
+    async fn is_running(&mut self, run_id: &str) -> Result<bool, String> {
+        match self.active_run().await {
+            Ok(Some(active)) => Ok(active.is_alive() && active.run_id.as_deref() == Some(run_id)),
+            Ok(None) => Ok(false),
+            Err(e) => Err(crate::commands::error_chain(&e)),
+        }
+    }
+}
+
+/// `[exe, "run-owned", "--run-id", ID, ("--plan", FILE), ("--stop-units-on-timeout")]`.
+fn owned_argv(exe: &str, run_id: &str, args: &OwnedRunArgs<'_>) -> Vec<String> {
+    let mut argv = vec![
+        exe.to_owned(),
+        "run-owned".to_owned(),
+        "--run-id".to_owned(),
+        run_id.to_owned(),
+    ];
+    if let Some(plan) = args.plan {
+        argv.push("--plan".to_owned());
+        argv.push(plan.to_string_lossy().into_owned());
+    }
+    if args.stop_units_on_timeout {
+        argv.push("--stop-units-on-timeout".to_owned());
+    }
+    argv
+}
+
+fn is_error(e: &zbus::Error, name: &str) -> bool {
+    matches!(e, zbus::Error::MethodError(n, _, _) if n.as_str() == name)
+}
+
+/// The unit went away under us (collected after the run ended).
+fn is_gone(e: &zbus::Error) -> bool {
+    is_error(e, NO_SUCH_UNIT)
+        || matches!(e, zbus::Error::MethodError(n, _, _)
+            if n.as_str() == "org.freedesktop.DBus.Error.UnknownObject"
+                || n.as_str() == "org.freedesktop.DBus.Error.UnknownMethod")
+        || matches!(e, zbus::Error::FDO(fdo) if matches!(**fdo,
+            zbus::fdo::Error::UnknownObject(_) | zbus::fdo::Error::UnknownMethod(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_argv_passes_the_checked_plan_and_options() {
+        let argv = owned_argv(
+            "/usr/bin/backup-orchestrator",
+            "20251103T120000Z-ab12",
+            &OwnedRunArgs {
+                plan: Some(Path::new("/etc/backup-orchestrator/plan.toml")),
+                stop_units_on_timeout: true,
+            },
+        );
+        assert_eq!(
+            argv,
+            [
+                "/usr/bin/backup-orchestrator",
+                "run-owned",
+                "--run-id",
+                "20251103T120000Z-ab12",
+                "--plan",
+                "/etc/backup-orchestrator/plan.toml",
+                "--stop-units-on-timeout"
+            ]
+        );
+        let plain = owned_argv("x", "20251103T120000Z-ab12", &OwnedRunArgs::default());
+        assert_eq!(
+            plain,
+            ["x", "run-owned", "--run-id", "20251103T120000Z-ab12"]
+        );
+    }
+
+    #[test]
+    fn active_run_is_alive_while_running_or_about_to() {
+        let run = |state: &str, job_queued| ActiveRun {
+            run_id: Some("20251103T120000Z-ab12".into()),
+            started_at: None,
+            active_state: state.into(),
+            job_queued,
+        };
+        assert!(run("active", false).is_alive());
+        assert!(run("deactivating", false).is_alive());
+        assert!(run("inactive", true).is_alive());
+        assert!(!run("inactive", false).is_alive());
+        assert!(!run("failed", false).is_alive());
+    }
+}

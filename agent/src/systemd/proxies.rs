@@ -1,0 +1,73 @@
+//! The part of systemd's D-Bus API the agent uses (`org.freedesktop.systemd1.Manager`, see
+//! `man org.freedesktop.systemd1`). Unit properties are read through
+//! `org.freedesktop.DBus.Properties` directly, uncached, in `bus.rs`.
+
+use zbus::{ObjectPath, OwnedObjectPath, proxy};
+
+/// One row of `ListUnitsByPatterns`: name, description, load state, active state, sub state,
+/// followed unit, object path, job id, job type, job path.
+pub(crate) type ListedUnit = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    OwnedObjectPath,
+    u32,
+    String,
+    OwnedObjectPath,
+);
+
+#[proxy(
+    interface = "org.freedesktop.systemd1.Manager",
+    default_service = "org.freedesktop.systemd1",
+    default_path = "/org/freedesktop/systemd1"
+)]
+pub(crate) trait Manager {
+    /// Asks systemd to broadcast job and unit signals (`JobRemoved`, …) to this client; without
+    /// it systemd sends them to no one.
+    fn subscribe(&self) -> zbus::Result<()>;
+
+    /// The unit's object path, loading it from disk if needed (a finished oneshot is unloaded).
+    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+
+    /// Queues a start job; returns its object path.
+    fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    /// Queues a stop job; returns its object path.
+    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    /// Pins the unit in memory for this client, so its properties (Result, InvocationID,
+    /// ExecMainStatus) outlive its end instead of being garbage-collected with it.
+    fn ref_unit(&self, name: &str) -> zbus::Result<()>;
+
+    /// Undoes [`ManagerProxy::ref_unit`]; also undone when this client disconnects.
+    #[zbus(no_reply)]
+    fn unref_unit(&self, name: &str) -> zbus::Result<()>;
+
+    /// Unit files whose names match `patterns` (all states when `states` is empty): path, state.
+    fn list_unit_files_by_patterns(
+        &self,
+        states: &[&str],
+        patterns: &[&str],
+    ) -> zbus::Result<Vec<(String, String)>>;
+
+    /// Loaded units whose names match `patterns`.
+    fn list_units_by_patterns(
+        &self,
+        states: &[&str],
+        patterns: &[&str],
+    ) -> zbus::Result<Vec<ListedUnit>>;
+
+    /// A job ended: `result` is `done`, `canceled`, `timeout`, `failed`, `dependency` or
+    /// `skipped`.
+    #[zbus(signal)]
+    fn job_removed(
+        &self,
+        id: u32,
+        job: ObjectPath<'_>,
+        unit: &str,
+        result: &str,
+    ) -> zbus::Result<()>;
+}
