@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`OutputMode::Plain`] | every line, `[INFO] …` | nothing |
 //! | [`OutputMode::Bars`] | nothing | bars; lines, marks and the final report above them |
-//! | [`OutputMode::Json`] | the summary JSON, once, at [`Renderer::finish`] | error-level lines |
+//! | [`OutputMode::Json`] | the summary JSON, once, at [`Renderer::finish`] | the run's error lines; the front end's warnings |
 //! | [`OutputMode::Quiet`] | nothing | error-level lines |
 //!
 //! # Lines

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `Bars` | nothing | progress bars, and above them the log lines, marks and final report |
 //! | `Plain` | every line, `[INFO] …` as the user's script printed them | nothing |
-//! | `Json` | the summary JSON, once, at the end; nothing before it | error-level lines |
+//! | `Json` | the summary JSON, once, at the end; nothing before it | the run's error lines; the front end's warnings |
 //! | `Quiet` | nothing | error-level lines |
 
 /// How a run is shown.

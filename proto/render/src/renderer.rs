@@ -104,7 +104,9 @@ impl Renderer {
             )),
             OutputMode::Json => Output::Json {
                 out,
-                errors: PlainWriter::new(err, LogLevel::Error, label),
+                // Warnings too: the front end's own notices (a reconnect) belong in a pipeline's
+                // log; the run's own lines are filtered to errors in `event`.
+                errors: PlainWriter::new(err, LogLevel::Warn, label),
             },
             OutputMode::Quiet => Output::Quiet(PlainWriter::new(err, LogLevel::Error, label)),
         };
@@ -129,8 +131,13 @@ impl Renderer {
         let lines = event_lines(&self.view, envelope);
         self.view.apply(envelope);
         match &mut self.output {
-            Output::Plain(w) | Output::Quiet(w) | Output::Json { errors: w, .. } => {
-                w.write_lines(&lines)
+            Output::Plain(w) | Output::Quiet(w) => w.write_lines(&lines),
+            Output::Json { errors, .. } => {
+                let errors_only: Vec<_> = lines
+                    .into_iter()
+                    .filter(|line| line.level == LogLevel::Error)
+                    .collect();
+                errors.write_lines(&errors_only)
             }
             Output::Bars(bars) => bars.event(&self.view, envelope, &lines),
         }

@@ -465,7 +465,7 @@ fn summary_json_keeps_the_documented_key_order() {
 }
 
 #[test]
-fn json_sends_error_lines_to_stderr_and_keeps_stdout_for_the_summary() {
+fn json_sends_warning_and_error_messages_to_stderr_and_keeps_stdout_for_the_summary() {
     let (out, err) = (Buf::default(), Buf::default());
     let mut renderer = Renderer::with_writers(
         opts(OutputMode::Json),
@@ -482,7 +482,10 @@ fn json_sends_error_lines_to_stderr_and_keeps_stdout_for_the_summary() {
         renderer.event(&envelope).unwrap();
     }
     assert_eq!(out.text(), "");
-    assert_eq!(err.text(), "[ERROR] connection lost for good\n");
+    assert_eq!(
+        err.text(),
+        "[WARN] connection lost, reconnecting (2/5)\n[ERROR] connection lost for good\n"
+    );
 }
 
 #[test]

@@ -38,7 +38,10 @@ fn boot_with(group: &str, units: UnitSet, spec: HostSpec) -> TestHosts {
 
 /// `sudo -n backup-orchestrator --yes --json ARGS` on h1; its JSON summary when it printed one.
 fn run_json(hosts: &TestHosts, args: &str) -> (std::process::Output, Summary) {
-    let out = hosts.ssh("h1", &format!("sudo -n backup-orchestrator --yes --json {args}"));
+    let out = hosts.ssh(
+        "h1",
+        &format!("sudo -n backup-orchestrator --yes --json {args}"),
+    );
     let summary = Summary::parse(&out.stdout);
     (out, summary)
 }
@@ -47,13 +50,22 @@ fn run_json(hosts: &TestHosts, args: &str) -> (std::process::Output, Summary) {
 fn agent_runs_all_fifteen_units_and_exits_0_when_all_succeed() {
     let hosts = boot("ag-ok", UnitSet::user_plan(0.2));
     // Nothing is loaded before the run: discovery must find the units from their files.
-    let loaded = hosts.ssh_ok("h1", "systemctl list-units --all --no-legend 'restic-backup-*' 'syncoid-*'");
+    let loaded = hosts.ssh_ok(
+        "h1",
+        "systemctl list-units --all --no-legend 'restic-backup-*' 'syncoid-*'",
+    );
     assert_eq!(loaded.trim(), "", "units loaded before the run");
 
     let (out, summary) = run_json(&hosts, "");
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert_eq!(
-        (summary.total_services, summary.successful, summary.failed, summary.timed_out, summary.skipped),
+        (
+            summary.total_services,
+            summary.successful,
+            summary.failed,
+            summary.timed_out,
+            summary.skipped
+        ),
         (15, 15, 0, 0, 0)
     );
     assert_eq!((summary.failure_rate_percent, summary.exit_code), (0, 0));
@@ -62,22 +74,42 @@ fn agent_runs_all_fifteen_units_and_exits_0_when_all_succeed() {
     let mut expected: Vec<&str> = PLAN_UNITS.to_vec();
     expected.sort_unstable();
     assert_eq!(reported, expected);
-    assert!(summary.units.iter().all(|u| u.result.as_deref() == Some("success") && u.exit_status == Some(0)));
+    assert!(
+        summary
+            .units
+            .iter()
+            .all(|u| u.result.as_deref() == Some("success") && u.exit_status == Some(0))
+    );
 
     // Stage order from the units' own clocks: sanoid, then syncoid, then pgbackrest, then restic.
     let events = trace(&hosts, "h1");
     let first_start = |prefix: &str| {
-        events.iter().filter(|e| e.unit.starts_with(prefix)).map(|e| e.at).fold(f64::MAX, f64::min)
+        events
+            .iter()
+            .filter(|e| e.unit.starts_with(prefix))
+            .map(|e| e.at)
+            .fold(f64::MAX, f64::min)
     };
     let last_exit = |prefix: &str| {
-        events.iter().filter(|e| e.unit.starts_with(prefix)).map(|e| e.at).fold(f64::MIN, f64::max)
+        events
+            .iter()
+            .filter(|e| e.unit.starts_with(prefix))
+            .map(|e| e.at)
+            .fold(f64::MIN, f64::max)
     };
     assert!(last_exit("sanoid") <= first_start("syncoid-"));
     assert!(last_exit("syncoid-") <= first_start("pgbackrest-"));
     assert!(last_exit("pgbackrest-") <= first_start("restic-"));
     // The seven syncoid jobs ran in parallel (no limit), restic at most 3 at once.
-    let syncoid: Vec<_> = events.iter().filter(|e| e.unit.starts_with("syncoid-")).cloned().collect();
-    assert!(max_concurrency(&syncoid) >= 2, "syncoid ran one at a time: {syncoid:?}");
+    let syncoid: Vec<_> = events
+        .iter()
+        .filter(|e| e.unit.starts_with("syncoid-"))
+        .cloned()
+        .collect();
+    assert!(
+        max_concurrency(&syncoid) >= 2,
+        "syncoid ran one at a time: {syncoid:?}"
+    );
 
     // Excluded units and the incremental pgBackRest backup never ran.
     for unit in EXCLUDED_UNITS {
@@ -87,30 +119,50 @@ fn agent_runs_all_fifteen_units_and_exits_0_when_all_succeed() {
     // The run is in the journal with its id.
     let journal = hosts.ssh_ok(
         "h1",
-        &format!("sudo -n journalctl --no-pager -o cat RUN_ID={} | head -50", summary.run_id),
+        &format!(
+            "sudo -n journalctl --no-pager -o cat RUN_ID={} | head -50",
+            summary.run_id
+        ),
     );
-    assert!(journal.contains("sanoid.service"), "journal for the run:\n{journal}");
+    assert!(
+        journal.contains("sanoid.service"),
+        "journal for the run:\n{journal}"
+    );
 }
 
 #[test]
 fn agent_exits_1_with_6_percent_when_one_syncoid_fails() {
-    let hosts = boot("ag-partial", UnitSet::user_plan(0.1).fail("syncoid-tank-services-prowlarr", 1));
+    let hosts = boot(
+        "ag-partial",
+        UnitSet::user_plan(0.1).fail("syncoid-tank-services-prowlarr", 1),
+    );
     let (out, summary) = run_json(&hosts, "");
     assert_eq!(code(&out), 1, "{}", show(&out));
-    assert_eq!((summary.total_services, summary.successful, summary.failed), (15, 14, 1));
+    assert_eq!(
+        (summary.total_services, summary.successful, summary.failed),
+        (15, 14, 1)
+    );
     assert_eq!((summary.failure_rate_percent, summary.exit_code), (6, 1));
     let failed = summary.unit("syncoid-tank-services-prowlarr.service");
     assert_eq!(failed.outcome, "failed");
     assert_eq!(failed.result.as_deref(), Some("exit-code"));
     assert_eq!(failed.exit_status, Some(1));
     // A failure does not stop later stages.
-    assert_eq!(summary.unit("restic-backup-plex.service").outcome, "success");
+    assert_eq!(
+        summary.unit("restic-backup-plex.service").outcome,
+        "success"
+    );
 
     // The human output is the user's format.
     let human = hosts.ssh("h1", "sudo -n backup-orchestrator --yes");
     assert_eq!(code(&human), 1);
     let stdout = text(&human.stdout);
-    assert!(stdout.contains("[WARN] syncoid-tank-services-prowlarr.service failed with result: exit-code"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "[WARN] syncoid-tank-services-prowlarr.service failed with result: exit-code"
+        ),
+        "{stdout}"
+    );
     assert!(stdout.contains("Partial failure: 6%"), "{stdout}");
 }
 
@@ -124,7 +176,10 @@ fn agent_exits_2_when_nine_of_fifteen_fail() {
     let (out, summary) = run_json(&hosts, "");
     assert_eq!(code(&out), 2, "{}", show(&out));
     // sanoid is among the nine but only warns: 8 failed + 1 warning.
-    let failed = PLAN_UNITS[..9].iter().filter(|u| !u.starts_with("sanoid")).count() as u32;
+    let failed = PLAN_UNITS[..9]
+        .iter()
+        .filter(|u| !u.starts_with("sanoid"))
+        .count() as u32;
     assert_eq!((summary.failed, summary.warnings), (failed, 1));
     assert_eq!(summary.failure_rate_percent, failed * 100 / 15);
     assert!(summary.failure_rate_percent > 50);
@@ -135,12 +190,18 @@ fn agent_exits_2_and_starts_nothing_when_nas_backup_is_too_small() {
     let hosts = boot_with(
         "ag-disk",
         UnitSet::user_plan(0.1),
-        HostSpec { backup_size: Some("2M".into()), ..HostSpec::new(1) },
+        HostSpec {
+            backup_size: Some("2M".into()),
+            ..HostSpec::new(1)
+        },
     );
     let (out, summary) = run_json(&hosts, "");
     assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(
-        summary.critical_reason.as_deref().is_some_and(|r| r.contains("/mnt/nas-backup")),
+        summary
+            .critical_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("/mnt/nas-backup")),
         "{summary:?}"
     );
     assert_eq!(started_units(&hosts, "h1"), Vec::<String>::new());
@@ -149,7 +210,11 @@ fn agent_exits_2_and_starts_nothing_when_nas_backup_is_too_small() {
         "h1",
         "sudo -n journalctl --no-pager -o cat _PID=1 | grep -E 'Start(ing|ed) .*(sanoid|syncoid|restic|pgbackrest)' || true",
     );
-    assert_eq!(journal.trim(), "", "units started despite the failed preflight");
+    assert_eq!(
+        journal.trim(),
+        "",
+        "units started despite the failed preflight"
+    );
 }
 
 #[test]
@@ -159,7 +224,10 @@ fn agent_skips_a_restic_unit_already_running_and_keeps_restic_to_three_at_once()
         UnitSet::user_plan(0.6).duration("restic-backup-plex", 20.0),
     );
     // As if its timer had fired: running when the restic stage begins.
-    hosts.ssh_ok("h1", "sudo -n systemctl start --no-block restic-backup-plex.service");
+    hosts.ssh_ok(
+        "h1",
+        "sudo -n systemctl start --no-block restic-backup-plex.service",
+    );
     let (out, summary) = run_json(&hosts, "");
     assert_eq!(code(&out), 0, "{}", show(&out));
     let plex = summary.unit("restic-backup-plex.service");
@@ -170,11 +238,19 @@ fn agent_skips_a_restic_unit_already_running_and_keeps_restic_to_three_at_once()
         .into_iter()
         .filter(|e| e.unit.starts_with("restic-") && e.unit != "restic-backup-plex.service")
         .collect();
-    assert_eq!(restic.len(), 10, "5 restic units started and exited: {restic:?}");
+    assert_eq!(
+        restic.len(),
+        10,
+        "5 restic units started and exited: {restic:?}"
+    );
     let peak = max_concurrency(&restic);
     assert!(peak <= 3, "restic ran {peak} at once: {restic:?}");
     assert_eq!(peak, 3, "the limit is 3, not less: {restic:?}");
-    assert!(RESTIC.iter().all(|u| summary.units.iter().any(|r| r.unit == *u)));
+    assert!(
+        RESTIC
+            .iter()
+            .all(|u| summary.units.iter().any(|r| r.unit == *u))
+    );
 }
 
 const SHORT_TIMEOUT_PLAN: &str = r#"
@@ -191,11 +267,22 @@ timeout = "2s"
 
 #[test]
 fn agent_marks_a_unit_past_its_timeout_timed_out_and_leaves_it_running() {
-    let hosts = boot("ag-timeout", UnitSet::user_plan(0.1).duration("restic-backup-immich", 30.0));
-    write_remote_file(&hosts, "h1", "/etc/backup-orchestrator/short.toml", SHORT_TIMEOUT_PLAN);
+    let hosts = boot(
+        "ag-timeout",
+        UnitSet::user_plan(0.1).duration("restic-backup-immich", 30.0),
+    );
+    write_remote_file(
+        &hosts,
+        "h1",
+        "/etc/backup-orchestrator/short.toml",
+        SHORT_TIMEOUT_PLAN,
+    );
     let started = Instant::now();
     let (out, summary) = run_json(&hosts, "--plan /etc/backup-orchestrator/short.toml");
-    assert!(started.elapsed() < Duration::from_secs(20), "the run waited for the slow unit");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the run waited for the slow unit"
+    );
     // 1 of 2 timed out: 50%, at the threshold, so partial.
     assert_eq!(code(&out), 1, "{}", show(&out));
     assert_eq!(summary.failure_rate_percent, 50);
@@ -203,8 +290,15 @@ fn agent_marks_a_unit_past_its_timeout_timed_out_and_leaves_it_running() {
     assert_eq!(immich.outcome, "timed_out");
     assert!(immich.still_running);
     assert_eq!(summary.timed_out, 1);
-    let state = hosts.ssh_ok("h1", "systemctl is-active restic-backup-immich.service || true");
-    assert_eq!(state.trim(), "activating", "a timed-out backup is left running");
+    let state = hosts.ssh_ok(
+        "h1",
+        "systemctl is-active restic-backup-immich.service || true",
+    );
+    assert_eq!(
+        state.trim(),
+        "activating",
+        "a timed-out backup is left running"
+    );
 }
 
 #[test]
@@ -219,7 +313,10 @@ fn agent_refuses_a_malformed_plan_with_64_and_starts_nothing() {
     let out = hosts.ssh("h1", "sudo -n backup-orchestrator --yes");
     assert_eq!(code(&out), 64, "{}", show(&out));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("/etc/backup-orchestrator/plan.toml:5"), "no file:line in: {stderr}");
+    assert!(
+        stderr.contains("/etc/backup-orchestrator/plan.toml:5"),
+        "no file:line in: {stderr}"
+    );
     assert!(stderr.contains("paralel"), "{stderr}");
     assert_eq!(started_units(&hosts, "h1"), Vec::<String>::new());
 }
@@ -234,7 +331,11 @@ fn agent_run_survives_sigkill_of_its_starter_and_attach_shows_every_event() {
     );
     let mut running = false;
     for _ in 0..50 {
-        if hosts.ssh_ok("h1", "cat /run/bo-unit-trace 2>/dev/null | wc -l").trim() != "0" {
+        if hosts
+            .ssh_ok("h1", "cat /run/bo-unit-trace 2>/dev/null | wc -l")
+            .trim()
+            != "0"
+        {
             running = true;
             break;
         }
@@ -254,11 +355,17 @@ fn agent_run_survives_sigkill_of_its_starter_and_attach_shows_every_event() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     let summary = Summary::parse(&out.stdout);
     assert_eq!((summary.total_services, summary.successful), (15, 15));
-    assert!(refusal.contains(&summary.run_id), "refusal names the running run: {refusal}");
+    assert!(
+        refusal.contains(&summary.run_id),
+        "refusal names the running run: {refusal}"
+    );
     let plain = hosts.ssh("h1", "sudo -n backup-orchestrator attach");
     let plain = text(&plain.stdout);
     for unit in PLAN_UNITS {
-        assert!(plain.contains(unit), "attach output misses {unit}:\n{plain}");
+        assert!(
+            plain.contains(unit),
+            "attach output misses {unit}:\n{plain}"
+        );
     }
     assert!(plain.contains("Stage 0"), "{plain}");
 }

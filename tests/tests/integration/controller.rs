@@ -9,8 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use backup_orchestrator_tests::{
-    HostSpec, PLAN_UNITS, TestHosts, UnitSet, agent_binary, controller_binary,
-    output_with_timeout,
+    HostSpec, PLAN_UNITS, TestHosts, UnitSet, agent_binary, controller_binary, output_with_timeout,
 };
 
 use crate::schema::Summary;
@@ -32,7 +31,10 @@ fn boot(group: &str, count: usize, units: UnitSet) -> TestHosts {
 /// `backup-orchestrator-ctl --ssh-config <the group's> ARGS…`, bounded in time.
 fn ctl_with(config: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(controller_binary());
-    cmd.arg("--ssh-config").arg(config).args(args).stdin(Stdio::null());
+    cmd.arg("--ssh-config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null());
     output_with_timeout(&mut cmd, CTL_TIMEOUT).unwrap_or_else(|t| panic!("ctl {args:?}: {t}"))
 }
 
@@ -56,7 +58,10 @@ fn config_with_known_hosts(hosts: &TestHosts, dir: &Path, known_hosts: &Path) ->
         &hosts.known_hosts().display().to_string(),
         &known_hosts.display().to_string(),
     );
-    assert_ne!(original, rewritten, "ssh_config names no UserKnownHostsFile");
+    assert_ne!(
+        original, rewritten,
+        "ssh_config names no UserKnownHostsFile"
+    );
     let path = dir.join("ssh_config");
     fs::write(&path, rewritten).expect("write ssh_config");
     path
@@ -72,15 +77,32 @@ fn controller_reports_success_partial_and_critical_with_the_agents_own_summary()
     let out = ctl(&hosts, &["--yes", "--json", "h1"]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let summary = Summary::parse(&out.stdout);
-    assert_eq!((summary.total_services, summary.failed, summary.failure_rate_percent), (15, 1, 6));
-    assert_eq!(summary, host_summary(&hosts, &summary.run_id), "ctl and agent disagree");
+    assert_eq!(
+        (
+            summary.total_services,
+            summary.failed,
+            summary.failure_rate_percent
+        ),
+        (15, 1, 6)
+    );
+    assert_eq!(
+        summary,
+        host_summary(&hosts, &summary.run_id),
+        "ctl and agent disagree"
+    );
 
     // Plain lines without a terminal: one per event, no ANSI codes.
     let out = ctl(&hosts, &["--yes", "h1"]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let stdout = text(&out.stdout);
-    assert!(!stdout.contains('\u{1b}'), "ANSI codes without a terminal:\n{stdout}");
-    assert!(stdout.contains("syncoid-tank-services-sonarr.service failed"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "ANSI codes without a terminal:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("syncoid-tank-services-sonarr.service failed"),
+        "{stdout}"
+    );
     for unit in PLAN_UNITS {
         assert!(stdout.contains(unit), "{unit} missing:\n{stdout}");
     }
@@ -88,7 +110,9 @@ fn controller_reports_success_partial_and_critical_with_the_agents_own_summary()
     // Make it critical: 9 of 15 failing.
     let mut many = String::new();
     for unit in &PLAN_UNITS[1..10] {
-        many += &format!("sudo -n mkdir -p /run/systemd/system/{unit}.d && printf '[Service]\\nExecStart=\\nExecStart=/bin/false\\n' | sudo -n tee /run/systemd/system/{unit}.d/fail.conf >/dev/null; ");
+        many += &format!(
+            "sudo -n mkdir -p /run/systemd/system/{unit}.d && printf '[Service]\\nExecStart=\\nExecStart=/bin/false\\n' | sudo -n tee /run/systemd/system/{unit}.d/fail.conf >/dev/null; "
+        );
     }
     hosts.ssh_ok("h1", &format!("{many} sudo -n systemctl daemon-reload"));
     let out = ctl(&hosts, &["--yes", "--json", "h1"]);
@@ -101,7 +125,11 @@ fn controller_reports_success_partial_and_critical_with_the_agents_own_summary()
     let before = started_units(&hosts, "h1").len();
     let out = ctl(&hosts, &["--dry-run", "h1"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    assert_eq!(started_units(&hosts, "h1").len(), before, "a dry run started units");
+    assert_eq!(
+        started_units(&hosts, "h1").len(),
+        before,
+        "a dry run started units"
+    );
 }
 
 #[test]
@@ -116,13 +144,23 @@ fn controller_refuses_an_unknown_host_key_then_accepts_and_records_it_with_the_f
     assert_eq!(code(&out), 3, "{}", show(&out));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("SHA256:"), "no fingerprint: {stderr}");
-    assert!(stderr.contains("--accept-new-host-key"), "no way forward: {stderr}");
-    assert_eq!(fs::read_to_string(&known).expect("read"), "", "recorded without the flag");
+    assert!(
+        stderr.contains("--accept-new-host-key"),
+        "no way forward: {stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(&known).expect("read"),
+        "",
+        "recorded without the flag"
+    );
 
     let out = ctl_with(&config, &["--accept-new-host-key", "status", "h1"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let recorded = fs::read_to_string(&known).expect("read");
-    assert!(recorded.contains(&hosts.ip("h1").to_string()), "not recorded: {recorded:?}");
+    assert!(
+        recorded.contains(&hosts.ip("h1").to_string()),
+        "not recorded: {recorded:?}"
+    );
     assert!(recorded.contains("ssh-ed25519 "), "{recorded:?}");
     // Now known: plain strict mode connects.
     let out = ctl_with(&config, &["status", "h1"]);
@@ -144,7 +182,11 @@ fn controller_refuses_a_changed_host_key_and_starts_nothing() {
         .1
         .to_owned();
     let known = dir.path().join("known_hosts");
-    fs::write(&known, format!("# first line\n{} {h2_key}\n", hosts.ip("h1"))).expect("write");
+    fs::write(
+        &known,
+        format!("# first line\n{} {h2_key}\n", hosts.ip("h1")),
+    )
+    .expect("write");
     let config = config_with_known_hosts(&hosts, dir.path(), &known);
 
     for accept in [false, true] {
@@ -155,7 +197,10 @@ fn controller_refuses_a_changed_host_key_and_starts_nothing() {
         let out = ctl_with(&config, &args);
         assert_eq!(code(&out), 3, "{}", show(&out));
         let stderr = text(&out.stderr);
-        assert!(stderr.contains(&format!("{}:2", known.display())), "no file:line: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:2", known.display())),
+            "no file:line: {stderr}"
+        );
     }
     assert_eq!(started_units(&hosts, "h1"), Vec::<String>::new());
 }
@@ -170,7 +215,10 @@ fn controller_exits_3_within_the_timeout_when_the_host_is_unreachable() {
     let config = dir.path().join("ssh_config");
     fs::write(
         &config,
-        format!("Host dead\n    HostName {dead}\n    User deploy\n    IdentityFile {}\n", hosts.identity().display()),
+        format!(
+            "Host dead\n    HostName {dead}\n    User deploy\n    IdentityFile {}\n",
+            hosts.identity().display()
+        ),
     )
     .expect("write");
     let started = Instant::now();
@@ -192,10 +240,21 @@ fn controller_exits_3_in_seconds_when_sudo_wants_a_password_or_the_agent_is_miss
     assert!(stderr.contains("NOPASSWD"), "no sudoers fix in: {stderr}");
     assert!(stderr.contains("needpw"), "{stderr}");
 
-    let out = ctl(&hosts, &["--agent-path", "/opt/nowhere/backup-orchestrator", "--yes", "h1"]);
+    let out = ctl(
+        &hosts,
+        &[
+            "--agent-path",
+            "/opt/nowhere/backup-orchestrator",
+            "--yes",
+            "h1",
+        ],
+    );
     assert_eq!(code(&out), 3, "{}", show(&out));
     let stderr = text(&out.stderr);
-    assert!(stderr.to_lowercase().contains("not installed") || stderr.contains("not found"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("not installed") || stderr.contains("not found"),
+        "{stderr}"
+    );
     assert_eq!(started_units(&hosts, "h1"), Vec::<String>::new());
 }
 
@@ -217,8 +276,14 @@ fn controller_reaches_a_host_through_proxyjump() {
     let summary = Summary::parse(&out.stdout);
     assert_eq!(summary.successful, 15);
     // The session to h2 came from h1's address, not from this machine.
-    let from = hosts.ssh_ok("h2", "sudo -n journalctl --no-pager -u ssh -o cat | grep 'Accepted publickey' | tail -n 20");
-    assert!(from.contains(&hosts.ip("h1").to_string()), "no login from h1 on h2:\n{from}");
+    let from = hosts.ssh_ok(
+        "h2",
+        "sudo -n journalctl --no-pager -u ssh -o cat | grep 'Accepted publickey' | tail -n 20",
+    );
+    assert!(
+        from.contains(&hosts.ip("h1").to_string()),
+        "no login from h1 on h2:\n{from}"
+    );
 }
 
 /// PID of the `sshd` process serving the controller's session on h1 (the parent chain of the
@@ -259,7 +324,11 @@ fn controller_reattaches_by_itself_when_the_connection_is_cut_mid_run() {
     assert!(cut, "never found the session to cut");
     let out = wait_bounded(child);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    assert!(text(&out.stderr).contains("reconnect"), "no word of the reconnect: {}", show(&out));
+    assert!(
+        text(&out.stderr).contains("reconnect"),
+        "no word of the reconnect: {}",
+        show(&out)
+    );
     let summary = Summary::parse(&out.stdout);
     assert_eq!((summary.total_services, summary.successful), (15, 15));
     let mut units: Vec<&str> = summary.units.iter().map(|u| u.unit.as_str()).collect();
@@ -288,7 +357,10 @@ fn controller_killed_mid_run_leaves_the_run_going_and_attach_shows_all_of_it() {
     }
     child.kill().expect("SIGKILL ctl");
     child.wait().expect("reap ctl");
-    assert!(!started_units(&hosts, "h1").is_empty(), "no unit ever started");
+    assert!(
+        !started_units(&hosts, "h1").is_empty(),
+        "no unit ever started"
+    );
 
     let out = ctl(&hosts, &["attach", "h1"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
@@ -303,7 +375,11 @@ fn controller_killed_mid_run_leaves_the_run_going_and_attach_shows_all_of_it() {
 
 #[test]
 fn controller_draws_bars_on_a_terminal() {
-    let hosts = boot("ct-tty", 1, UnitSet::user_plan(0.3).fail("restic-backup-radarr", 1));
+    let hosts = boot(
+        "ct-tty",
+        1,
+        UnitSet::user_plan(0.3).fail("restic-backup-radarr", 1),
+    );
     // util-linux `script` gives the controller a pseudo-terminal.
     let command = format!(
         "{} --ssh-config {} --yes h1",
@@ -311,12 +387,17 @@ fn controller_draws_bars_on_a_terminal() {
         hosts.ssh_config().display()
     );
     let mut cmd = Command::new("script");
-    cmd.args(["-qec", &command, "/dev/null"]).env("TERM", "xterm-256color").env("COLUMNS", "100");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "100");
     let out = output_with_timeout(&mut cmd, CTL_TIMEOUT).expect("ctl in a pty");
     assert_eq!(code(&out), 1, "{}", show(&out));
     let screen = text(&out.stdout);
     assert!(screen.contains('\u{1b}'), "no terminal drawing:\n{screen}");
-    assert!(screen.contains("✘") && screen.contains("restic-backup-radarr.service"), "{screen}");
+    assert!(
+        screen.contains("✘") && screen.contains("restic-backup-radarr.service"),
+        "{screen}"
+    );
     assert!(screen.contains("✔"), "{screen}");
 }
 
