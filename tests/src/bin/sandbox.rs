@@ -39,7 +39,12 @@ fn main() -> ExitCode {
     // Dropping `hosts` tears the sandbox down; the controller's exit code is the verdict.
     drop(hosts);
     match status {
-        Ok(status) => ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
         Err(err) => {
             eprintln!("sandbox: could not start backup-orchestrator-ctl: {err}");
             ExitCode::from(3)
