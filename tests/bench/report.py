@@ -154,7 +154,13 @@ class Raw:
         return os.path.join(self.root, name)
 
     def exists(self, name):
-        return os.path.exists(self.path(name))
+        """The file is there and not empty (a failed tool may leave an empty one)."""
+        path = self.path(name)
+        return os.path.isdir(path) or (os.path.isfile(path) and os.path.getsize(path) > 0)
+
+    def usable(self, fig, *names):
+        """FIG's step did not fail and left all of NAMES."""
+        return fig not in self.errors and all(self.exists(n) for n in names)
 
     def lines(self, name):
         with open(self.path(name)) as f:
@@ -209,12 +215,16 @@ class Table:
         return "\n".join(out)
 
 
+def num(x):
+    return f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
 def ms(x):
-    return f"{x:.1f} ms" if x < 100 else f"{x:.0f} ms"
+    return f"{num(x)} ms"
 
 
 def ms_stats(values):
-    return f"{ms(median(values))} (p90 {percentile(values, 90):.1f})"
+    return f"{ms(median(values))} (p90 {num(percentile(values, 90))})"
 
 
 def mb(kib):
@@ -222,9 +232,10 @@ def mb(kib):
 
 
 def fig1(raw, t):
+    """agent: 15-unit plan, start→summary"""
     name = "agent: 15-unit plan, start→summary"
     target = f"≤{AGENT_RATIO_MAX}, <{AGENT_ABS_MAX_MS:.0f} ms"
-    if not raw.exists("fig1.txt"):
+    if not raw.usable("fig1", "fig1.txt"):
         return t.missing(name, target, raw, "fig1")
     rows = raw.lines("fig1.txt")
     agent = [int(r[1]) / 1000 for r in rows if r[0] == "agent"]
@@ -239,9 +250,10 @@ def fig1(raw, t):
 
 
 def fig2(raw, t):
+    """agent: JobRemoved→UnitFinished logged"""
     name = "agent: JobRemoved→UnitFinished logged, p99"
     target = f"<{LATENCY_P99_MAX_MS:.0f} ms"
-    if not (raw.exists("fig1.txt") and raw.exists("jobremoved.json") and raw.exists("events")):
+    if not raw.usable("fig2", "fig1.txt", "jobremoved.json", "events"):
         return t.missing(name, target, raw, "fig2")
 
     removed = {}  # unit -> [receive time µs]
@@ -304,6 +316,7 @@ def fig2(raw, t):
 
 
 def fig3(raw, t):
+    """agent: peak RSS and binary sizes"""
     target = f"<{AGENT_RSS_MAX_MB:.0f} MB"
     labels = {
         "run": "agent: peak RSS, run (transient unit)",
@@ -333,9 +346,10 @@ def fig3(raw, t):
 
 
 def fig4(raw, t):
+    """controller: connect+auth+sudo+Hello"""
     name = "controller: connect+auth+sudo+Hello"
     target = f"≤{CONNECT_RATIO_MAX}"
-    if not raw.exists("fig4.json"):
+    if not raw.usable("fig4", "fig4.json"):
         return t.missing(name, target, raw, "fig4")
     product, base = raw.hyperfine("fig4.json")
     ratio = median(product) / median(base)
@@ -347,9 +361,10 @@ def fig4(raw, t):
 
 
 def fig5(raw, t):
+    """controller: 15-unit plan, end to end"""
     name = "controller: 15-unit plan, end to end"
     target = f"≤{E2E_RATIO_MAX}"
-    if not raw.exists("fig5.json"):
+    if not raw.usable("fig5", "fig5.json"):
         return t.missing(name, target, raw, "fig5")
     product, base = raw.hyperfine("fig5.json")
     ratio = median(product) / median(base)
@@ -361,11 +376,12 @@ def fig5(raw, t):
 
 
 def fig6(raw, t):
+    """controller: peak RSS and CPU following a long run"""
     rss_name = "controller: peak RSS"
     cpu_name = "controller: CPU following a long run"
     rss_target = f"<{CTL_RSS_MAX_MB:.0f} MB"
     cpu_target = f"<{CTL_CPU_MAX_PERCENT:.0f}% of a core"
-    if not raw.exists("fig6-ctl.time"):
+    if not raw.usable("fig6", "fig6-ctl.time"):
         t.missing(rss_name, rss_target, raw, "fig6")
         t.missing(cpu_name, cpu_target, raw, "fig6")
         return
@@ -414,8 +430,10 @@ def main():
         try:
             fig(raw, t)
         except (OSError, ValueError, KeyError, IndexError, ZeroDivisionError, statistics.StatisticsError) as e:
-            t.row(fig.__name__, "n/a", "", "", "", None)
-            t.notes.append(f"{fig.__name__}: could not be computed: {e!r}")
+            name = fig.__doc__.strip()
+            reason = raw.errors.get(fig.__name__) or f"could not be computed: {e!r}"
+            t.row(name, "n/a", "", "", "", None)
+            t.notes.append(f"{name}: {reason}")
     print(t.render())
     return 0
 
