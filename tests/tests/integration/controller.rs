@@ -425,7 +425,11 @@ fn scripted_agent(dir: &Path, stdout: &[u8]) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let escaped: String = stdout.iter().map(|b| format!("\\{b:03o}")).collect();
     let path = dir.join("backup-orchestrator");
-    fs::write(&path, format!("#!/bin/sh\nprintf '{escaped}'\ncat >/dev/null\n")).expect("write");
+    fs::write(
+        &path,
+        format!("#!/bin/sh\nprintf '{escaped}'\ncat >/dev/null\n"),
+    )
+    .expect("write");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
     path
 }
@@ -438,12 +442,21 @@ fn controller_exits_3_naming_both_versions_when_the_agent_speaks_another_protoco
     let mut newer = Hello::new(Role::Agent, "backup-orchestrator 9.0.0");
     newer.protocol.major = 9;
     let agent = scripted_agent(dir.path(), &encode_frame(&newer).expect("encode"));
-    let hosts = TestHosts::up("ct-skew", HostSpec { agent: Some(agent), ..HostSpec::new(1) });
+    let hosts = TestHosts::up(
+        "ct-skew",
+        HostSpec {
+            agent: Some(agent),
+            ..HostSpec::new(1)
+        },
+    );
     let out = ctl(&hosts, &["--yes", "h1"]);
     assert_eq!(code(&out), 3, "{}", show(&out));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("backup-orchestrator 9.0.0"), "{stderr}");
-    assert!(stderr.contains(env!("CARGO_PKG_VERSION")), "our version missing: {stderr}");
+    assert!(
+        stderr.contains(env!("CARGO_PKG_VERSION")),
+        "our version missing: {stderr}"
+    );
     assert!(stderr.contains("upgrade"), "{stderr}");
 }
 
@@ -451,10 +464,20 @@ fn controller_exits_3_naming_both_versions_when_the_agent_speaks_another_protoco
 fn controller_exits_3_quoting_the_text_when_the_agent_side_prints_garbage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let agent = scripted_agent(dir.path(), b"Welcome to forge! Last login: never\n");
-    let hosts = TestHosts::up("ct-garbage", HostSpec { agent: Some(agent), ..HostSpec::new(1) });
+    let hosts = TestHosts::up(
+        "ct-garbage",
+        HostSpec {
+            agent: Some(agent),
+            ..HostSpec::new(1)
+        },
+    );
     let started = Instant::now();
     let out = ctl(&hosts, &["--yes", "h1"]);
     assert_eq!(code(&out), 3, "{}", show(&out));
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert!(text(&out.stderr).contains("Welcome to forge!"), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("Welcome to forge!"),
+        "{}",
+        show(&out)
+    );
 }

@@ -4,6 +4,7 @@
 
 mod agent;
 mod controller;
+mod deploy;
 mod schema;
 mod smoke;
 mod support;
