@@ -8,3 +8,4 @@ mod deploy;
 mod schema;
 mod smoke;
 mod support;
+mod terminal;
