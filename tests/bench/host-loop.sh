@@ -8,7 +8,12 @@
 # every JobRemoved signal with its µs receive time, for figure 2's pairing with the agent's
 # UnitFinished events (done on the machine by report.py).
 #
-# Output on stdout, one line per measured iteration: `agent US RUN_ID` and `baseline US`.
+# A third, unjudged figure puts the two in proportion: the systemd floor, the plan as 5
+# `systemctl start` calls of several units each (one per stage, restic in two waves of 3), i.e.
+# about the time systemd itself needs to run these units in this order. No orchestrator, however
+# fast, can finish the plan much below it.
+#
+# Output on stdout, one line per measured iteration: `agent US RUN_ID`, `baseline US`, `floor US`.
 # The monitor's JSON lines are left in $MONITOR_OUT for the caller to fetch.
 set -euo pipefail
 
@@ -23,6 +28,16 @@ baseline=$3
 
 # $EPOCHREALTIME is "SECONDS.MICROS" with exactly 6 decimals: dropping the dot gives µs.
 us() { echo "${1/./}"; }
+
+# The systemd floor (see above): one `systemctl start` per stage or restic wave; systemctl starts
+# the units of one call together and waits for all of them.
+floor_plan() {
+	systemctl start sanoid.service
+	systemctl start syncoid-tank-services-{prowlarr,sonarr,radarr,plex,home-assistant,grafana,postgresql}.service
+	systemctl start pgbackrest-full-backup.service
+	systemctl start restic-backup-{plex,sonarr,radarr}.service
+	systemctl start restic-backup-{home-assistant,paperless,immich}.service
+}
 
 # Bounded wait until the previous run's transient unit is gone, so a measured run never meets
 # the lock of the one before (that wait is not what figure 1 measures).
@@ -67,9 +82,14 @@ for ((i = 0; i < warmup + runs; i++)); do
 	bash "$baseline" </dev/null >/dev/null
 	t3=$EPOCHREALTIME
 
+	t4=$EPOCHREALTIME
+	floor_plan </dev/null >/dev/null
+	t5=$EPOCHREALTIME
+
 	if ((i >= warmup)); then
 		echo "agent $(($(us "$t1") - $(us "$t0"))) $run_id"
 		echo "baseline $(($(us "$t3") - $(us "$t2")))"
+		echo "floor $(($(us "$t5") - $(us "$t4")))"
 	fi
 done
 

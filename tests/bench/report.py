@@ -243,10 +243,18 @@ def fig1(raw, t):
     ratio = median(agent) / median(base)
     ok = ratio <= AGENT_RATIO_MAX and median(agent) < AGENT_ABS_MAX_MS
     t.row(name, ms_stats(agent), ms_stats(base), f"{ratio:.2f}", target, ok)
-    t.notes.append(
+    note = (
         f"{name}: {len(agent)} runs each, median (p90), timed on the host with $EPOCHREALTIME; "
         "baseline = tests/bench/baseline-host.sh (systemctl start per unit)"
     )
+    floor = [int(r[1]) / 1000 for r in rows if r[0] == "floor"]
+    if floor:
+        note += (
+            f". systemd floor (5 systemctl start calls, one per stage/wave): {ms_stats(floor)};"
+            f" the best ratio any orchestrator can reach here is about {median(floor) / median(base):.2f},"
+            f" and the agent spends {ms(median(agent) - median(floor))} above the floor"
+        )
+    t.notes.append(note)
 
 
 def fig2(raw, t):
@@ -296,9 +304,10 @@ def fig2(raw, t):
     if not upper:
         return t.missing(name, target, raw, "fig2", "no UnitFinished could be paired with a JobRemoved")
     p99 = percentile(upper, 99)
+    # Judged on the upper bound: the target is met only when the measurement shows it is.
     t.row(
         name,
-        f"≤{p99:.1f} ms (p50 ≤{percentile(upper, 50):.1f})",
+        f"{percentile(lower, 99):.1f}–{p99:.1f} ms (p50 {percentile(lower, 50):.1f}–{percentile(upper, 50):.1f})",
         "—",
         "",
         target,
@@ -307,9 +316,9 @@ def fig2(raw, t):
     t.notes.append(
         f"{name}: {len(upper)} unit finishes from {len(run_ids)} runs"
         + (f", {unpaired} unpaired" if unpaired else "")
-        + "; the log's at_ms has 1 ms resolution, so each latency is given as its upper bound"
-        f" (at_ms + 1 ms − JobRemoved; lower bounds: p50 {percentile(lower, 50):.1f}, p99"
-        f" {percentile(lower, 99):.1f}, max {max(lower):.1f} ms). JobRemoved time = busctl monitor's"
+        + "; the log's at_ms has 1 ms resolution (a floor), so each latency is known only to"
+        " [at_ms − JobRemoved, at_ms + 1 ms − JobRemoved]: shown as that range, judged on its upper"
+        f" end (max {max(upper):.1f} ms). JobRemoved time = busctl monitor's"
         " receive time, which is at or after systemd sent it: latencies are if anything understated"
         " by the monitor's own wake-up delay (typically well under 1 ms)."
     )
