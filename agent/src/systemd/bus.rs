@@ -1,15 +1,18 @@
 //! [`SystemdBus`]: the [`Systemd`] trait over one system-bus connection to PID 1.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
+use tokio::sync::OnceCell;
 use zbus::fdo::PropertiesProxy;
 use zbus::names::InterfaceName;
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedObjectPath, OwnedVariant};
 
 use super::proxies::{JobRemovedStream, ManagerProxy};
-use super::{Systemd, SystemdError, UnitFinish, UnitWatch};
+use super::{Systemd, SystemdError, UnitFinish, UnitWatch, unit_files};
 use crate::plan::pattern;
 
 const SYSTEMD: &str = "org.freedesktop.systemd1";
@@ -21,6 +24,8 @@ const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
 pub struct SystemdBus {
     conn: Connection,
     manager: ManagerProxy<'static>,
+    /// systemd's unit search path (`Manager.UnitPath`), read at the first discovery with globs.
+    unit_path: Arc<OnceCell<Vec<PathBuf>>>,
 }
 
 impl SystemdBus {
@@ -34,14 +39,21 @@ impl SystemdBus {
 
     /// Uses an existing connection to a bus where systemd runs (the system bus).
     pub async fn with_connection(conn: Connection) -> Result<SystemdBus, SystemdError> {
-        let manager = ManagerProxy::new(&conn)
+        // Uncached: a cached proxy would fetch every Manager property at the first property read.
+        let manager = ManagerProxy::builder(&conn)
+            .cache_properties(CacheProperties::No)
+            .build()
             .await
             .map_err(|source| SystemdError::Connect { source })?;
         manager
             .subscribe()
             .await
             .map_err(|source| SystemdError::Subscribe { source })?;
-        Ok(SystemdBus { conn, manager })
+        Ok(SystemdBus {
+            conn,
+            manager,
+            unit_path: Arc::default(),
+        })
     }
 
     /// The connection, for other users of the bus in the agent (one connection per process).
@@ -58,6 +70,17 @@ impl SystemdBus {
             .build()
             .await
     }
+
+    async fn unit_path(&self) -> zbus::Result<&[PathBuf]> {
+        let dirs = self
+            .unit_path
+            .get_or_try_init(|| async {
+                let dirs = self.manager.unit_path().await?;
+                Ok::<_, zbus::Error>(dirs.into_iter().map(PathBuf::from).collect())
+            })
+            .await?;
+        Ok(dirs)
+    }
 }
 
 impl Systemd for SystemdBus {
@@ -68,10 +91,13 @@ impl Systemd for SystemdBus {
         patterns: &[String],
         exclude: &[String],
     ) -> Result<Vec<String>, SystemdError> {
+        let discover_error = |source| SystemdError::Discover {
+            patterns: patterns.to_vec(),
+            source,
+        };
         // Literal names are in the result whether or not they exist (resolve_units), so only
-        // globs are asked for: systemd spends ~2 ms of its own time per matching unit file
-        // (it works out each one's enablement state). No globs: no call (an empty pattern
-        // list would mean "every unit" to systemd).
+        // globs are looked for. No globs: nothing to look for (an empty pattern list would mean
+        // "every unit" to systemd).
         let globs: Vec<&str> = patterns
             .iter()
             .map(String::as_str)
@@ -80,21 +106,16 @@ impl Systemd for SystemdBus {
         if globs.is_empty() {
             return Ok(pattern::resolve_units(patterns, exclude, []));
         }
-        // Unit files find the units that are not loaded (a finished oneshot is unloaded);
-        // loaded units find transient and generated ones.
-        let (files, loaded) = tokio::try_join!(
-            self.manager.list_unit_files_by_patterns(&[], &globs),
+        // Unit files find the units that are not loaded (a finished oneshot is unloaded); loaded
+        // units find the others (mounts, devices, units created over the bus). Files are read
+        // here rather than listed by systemd: see unit_files.rs.
+        let (dirs, loaded) = tokio::try_join!(
+            self.unit_path(),
             self.manager.list_units_by_patterns(&[], &globs),
         )
-        .map_err(|source| SystemdError::Discover {
-            patterns: patterns.to_vec(),
-            source,
-        })?;
-        let from_files = files
-            .iter()
-            // An alias names a unit that is listed under its own name as well.
-            .filter(|(_, state)| state != "alias")
-            .filter_map(|(path, _)| path.rsplit('/').next());
+        .map_err(discover_error)?;
+        let files = unit_files::matching(dirs, &globs)
+            .map_err(|e| discover_error(zbus::Error::InputOutput(Arc::new(e))))?;
         let from_loaded = loaded
             .iter()
             .filter(|unit| unit.2 != "not-found")
@@ -102,7 +123,7 @@ impl Systemd for SystemdBus {
         Ok(pattern::resolve_units(
             patterns,
             exclude,
-            from_files.chain(from_loaded),
+            files.iter().map(String::as_str).chain(from_loaded),
         ))
     }
 

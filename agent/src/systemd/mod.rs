@@ -26,6 +26,7 @@
 
 mod bus;
 mod proxies;
+mod unit_files;
 
 #[cfg(test)]
 pub(crate) mod fake;

@@ -46,19 +46,16 @@ pub(crate) trait Manager {
     #[zbus(no_reply)]
     fn unref_unit(&self, name: &str) -> zbus::Result<()>;
 
-    /// Unit files whose names match `patterns` (all states when `states` is empty): path, state.
-    fn list_unit_files_by_patterns(
-        &self,
-        states: &[&str],
-        patterns: &[&str],
-    ) -> zbus::Result<Vec<(String, String)>>;
-
     /// Loaded units whose names match `patterns`.
     fn list_units_by_patterns(
         &self,
         states: &[&str],
         patterns: &[&str],
     ) -> zbus::Result<Vec<ListedUnit>>;
+
+    /// The directories systemd looks for unit files in, in its order of precedence.
+    #[zbus(property)]
+    fn unit_path(&self) -> zbus::Result<Vec<String>>;
 
     /// A job ended: `result` is `done`, `canceled`, `timeout`, `failed`, `dependency` or
     /// `skipped`.
