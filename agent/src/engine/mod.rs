@@ -11,7 +11,8 @@
 //!    its units (unit files ∪ loaded units, − excludes; looked up while the previous stage
 //!    runs, once that stage's starts are answered) ─▶ UnitDiscovered × n, StageStarted
 //!    ┌─ while a slot is free (running + timed-out-still-running < parallel; 0 = no limit):
-//!    │    take the next unit ─▶ ActiveState running? ─▶ UnitSkipped
+//!    │    take the next unit(s) (the ActiveStates of all units taken at once: one read)
+//!    │    each ─▶ ActiveState running? ─▶ UnitSkipped
 //!    │                         dry run?              ─▶ UnitFinished(planned)
 //!    │                         UnitStarted, StartUnit, watch ─┬─▶ UnitFinished(success|failed|warning)
 //!    │                                                        └─ stage timeout ─▶ UnitTimedOut

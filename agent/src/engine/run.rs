@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::error::Error;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use backup_orchestrator_proto::LogLevel;
@@ -16,6 +17,7 @@ use backup_orchestrator_proto::event::{
     UnitRef, UnitSkipped, UnitStarted, UnitTimedOut,
 };
 use backup_orchestrator_proto::summary::{Outcome, Summary, UnitReport, Verdict};
+use futures_util::future::Shared;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Notify;
@@ -45,6 +47,11 @@ impl NextUnits<'_> {
         }
     }
 }
+
+/// The `ActiveState`s of the units a stage takes in one go: read in one call to systemd, awaited by
+/// each of their futures (each takes its own by position).
+type StateBatch<'a> =
+    Shared<Pin<Box<dyn Future<Output = Rc<Result<Vec<String>, SystemdError>>> + 'a>>>;
 
 /// A timed-out unit still being followed: resolves when it really ends.
 type Lingering = Pin<Box<dyn Future<Output = Lingered>>>;
@@ -157,8 +164,8 @@ impl<'a, S: Systemd> Run<'a, S> {
             let Some(discovered) = std::mem::replace(&mut next, NextUnits::None).get().await else {
                 break;
             };
-            // The next stage's units are looked up while this one runs: systemd takes a while
-            // over unit files (see SystemdBus::discover).
+            // The next stage's units are looked up while this one runs, so that it can start as
+            // soon as this one ends.
             next = self.discovery(stages.get(index + 1));
             self.run_stage(
                 index,
@@ -240,19 +247,27 @@ impl<'a, S: Systemd> Run<'a, S> {
                     self.skip(stage, &unit, "cancelled", "unknown");
                 }
             }
-            while active.len() + lingering_per_stage[index] < limit {
+            // The units whose turn it is now; their states are read together.
+            let mut taken = Vec::new();
+            while active.len() + taken.len() + lingering_per_stage[index] < limit {
                 let Some(unit) = queue.pop_front() else {
                     break;
                 };
-                self.starting.set(self.starting.get() + 1);
-                active.push(self.run_unit(index, stage, unit));
+                taken.push(unit);
+            }
+            if !taken.is_empty() {
+                let states = self.read_states(taken.clone());
+                for (position, unit) in taken.into_iter().enumerate() {
+                    self.starting.set(self.starting.get() + 1);
+                    active.push(self.run_unit(index, stage, unit, states.clone(), position));
+                }
             }
             if active.is_empty() && queue.is_empty() {
                 break;
             }
             tokio::select! {
                 // Units first: their D-Bus calls go out before the next stage's discovery, which
-                // keeps systemd busy for a while.
+                // systemd would otherwise answer first.
                 biased;
                 Some(end) = active.next(), if !active.is_empty() => {
                     if let UnitEnd::TimedOut(still_running) = end {
@@ -309,18 +324,42 @@ impl<'a, S: Systemd> Run<'a, S> {
         self.emit(Event::StageFinished(finished));
     }
 
-    /// One unit from its turn to its end or its timeout.
-    async fn run_unit(&self, stage_index: usize, stage: &Stage, unit: String) -> UnitEnd {
+    /// Reads the `ActiveState`s of `units` in one call, for their [`Run::run_unit`]s.
+    fn read_states(&self, units: Vec<String>) -> StateBatch<'a> {
+        let systemd = self.systemd;
+        let read: Pin<Box<dyn Future<Output = _> + 'a>> =
+            Box::pin(async move { Rc::new(systemd.active_states(&units).await) });
+        read.shared()
+    }
+
+    /// One unit from its turn to its end or its timeout. `states` holds its `ActiveState` at
+    /// `position`.
+    async fn run_unit(
+        &self,
+        stage_index: usize,
+        stage: &Stage,
+        unit: String,
+        states: StateBatch<'a>,
+        position: usize,
+    ) -> UnitEnd {
         let starting = Started {
             starting: &self.starting,
             done: &self.starts_done,
         };
-        let active_state = match self.systemd.active_state(&unit).await {
-            Ok(state) => state,
+        let active_state = match states.await.as_ref() {
+            Ok(states) => states
+                .get(position)
+                .cloned()
+                .unwrap_or_else(|| "unknown".to_owned()),
             Err(e) => {
-                self.log(LogLevel::Warn, format!("failed to {}", chain(&e)));
+                let mut message = format!("failed to read the state of {unit}");
+                if let Some(source) = e.source() {
+                    message.push_str(": ");
+                    message.push_str(&chain(source));
+                }
+                self.log(LogLevel::Warn, message);
                 let report = self.report(stage, &unit);
-                self.settle_error(report, stage, &unit, &e, Duration::ZERO);
+                self.settle_error(report, stage, &unit, e, Duration::ZERO);
                 return UnitEnd::Settled;
             }
         };

@@ -567,6 +567,67 @@ async fn engine_cancel_with_stop_stops_the_running_units() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn engine_reads_the_states_of_the_units_it_takes_at_once_in_one_call() {
+    let fake = FakeSystemd::new([
+        ("a1.service", FakeUnit::ok(SEC)),
+        ("a2.service", FakeUnit::ok(SEC)),
+        ("b1.service", FakeUnit::ok(SEC)),
+        ("b2.service", FakeUnit::ok(2 * SEC)),
+        ("b3.service", FakeUnit::ok(SEC)),
+    ]);
+    let plan = plan(vec![
+        stage("a", &["a*.service"], 0, 60 * SEC),
+        stage("b", &["b*.service"], 2, 60 * SEC),
+    ]);
+    let (summary, _) = run(&plan, &fake).await;
+
+    let reads = fake.state.borrow().state_reads.clone();
+    assert_eq!(
+        reads,
+        [
+            vec!["a1.service", "a2.service"],
+            vec!["b1.service", "b2.service"],
+            // Its turn comes when b1 ends, with b2 still running.
+            vec!["b3.service"],
+        ]
+    );
+    assert_eq!(summary.successful, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn engine_fails_the_units_whose_state_systemd_does_not_tell() {
+    let fake = FakeSystemd::new([
+        ("a.service", FakeUnit::ok(SEC)),
+        ("b.service", FakeUnit::ok(SEC)),
+    ]);
+    fake.state.borrow_mut().fail_state_reads = true;
+    let plan = plan(vec![stage("s", &["a.service", "b.service"], 0, 60 * SEC)]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    assert!(fake.started().is_empty());
+    assert_eq!(
+        outcomes(&summary),
+        [
+            ("a.service", Outcome::Failed),
+            ("b.service", Outcome::Failed)
+        ]
+    );
+    assert_eq!(
+        finished(&events, "b.service")[0].result,
+        "org.freedesktop.DBus.Error.NoReply"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Log(l) if l.level == LogLevel::Warn
+                && l.message.starts_with("failed to read the state of b.service: ")
+                && l.message.ends_with("systemd did not answer")
+        )),
+        "{events:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn engine_fails_only_the_unit_whose_start_systemd_refuses() {
     let mut masked = FakeUnit::ok(SEC);
     masked.start_error = Some(zbus::fdo::Error::AccessDenied("Unit is masked.".to_owned()));

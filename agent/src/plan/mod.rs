@@ -38,8 +38,8 @@
 //! Unknown keys are refused, and every error names the file, line and column
 //! (`/etc/backup-orchestrator/plan.toml:7:1: unknown field `paralel`, expected one of …`).
 //!
-//! Unit patterns are matched by systemd (`ListUnitFilesByPatterns`, `ListUnitsByPatterns`) and
-//! by [`pattern`] with the same shell-glob meaning.
+//! Unit patterns are matched by [`pattern`] (unit file names in systemd's search path) and by
+//! systemd (`ListUnitsByPatterns`, loaded units) with the same shell-glob meaning.
 
 mod parse;
 pub mod pattern;

@@ -75,6 +75,10 @@ pub(crate) struct FakeState {
     pub discovery_delay: Duration,
     /// When each discovery was asked for, with its patterns.
     pub discoveries: Vec<(Vec<String>, Instant)>,
+    /// The units of each `active_states` call.
+    pub state_reads: Vec<Vec<String>>,
+    /// `active_states` fails.
+    pub fail_state_reads: bool,
 }
 
 /// Cheap to clone: clones share one state.
@@ -158,15 +162,29 @@ impl Systemd for FakeSystemd {
         ))
     }
 
-    async fn active_state(&self, unit: &str) -> Result<String, SystemdError> {
-        let state = self.state.borrow();
-        if state.running.contains_key(unit) {
-            return Ok("activating".to_owned());
+    async fn active_states(&self, units: &[String]) -> Result<Vec<String>, SystemdError> {
+        let mut state = self.state.borrow_mut();
+        state.state_reads.push(units.to_vec());
+        if state.fail_state_reads {
+            return Err(SystemdError::State {
+                units: units.to_vec(),
+                source: zbus::Error::FDO(Box::new(zbus::fdo::Error::NoReply(
+                    "systemd did not answer".to_owned(),
+                ))),
+            });
         }
-        Ok(state
-            .units
-            .get(unit)
-            .map_or_else(|| "inactive".to_owned(), |u| u.active_state.clone()))
+        Ok(units
+            .iter()
+            .map(|unit| {
+                if state.running.contains_key(unit) {
+                    return "activating".to_owned();
+                }
+                state
+                    .units
+                    .get(unit)
+                    .map_or_else(|| "inactive".to_owned(), |u| u.active_state.clone())
+            })
+            .collect())
     }
 
     async fn start_and_watch(&self, unit: &str) -> Result<FakeWatch, SystemdError> {

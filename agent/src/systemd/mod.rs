@@ -1,28 +1,32 @@
 //! What the engine asks of systemd: the [`Systemd`] trait, and [`SystemdBus`], its
 //! implementation over D-Bus (zbus).
 //!
-//! The trait is small on purpose: discover units, read one's `ActiveState`, start one and
+//! The trait is small on purpose: discover units, read their `ActiveState`s, start one and
 //! watch it to its end, stop one. The engine's tests drive a deterministic in-memory
 //! implementation; the agent drives the host's PID 1.
 //!
 //! # Following a unit
 //!
 //! ```text
-//!  engine                         SystemdBus                                systemd
-//!    │ start_and_watch(unit) ──▶  match JobRemoved(arg2 = unit)  ──AddMatch──▶ bus
-//!    │                            RefUnit(unit)  (keeps it loaded) ─────────▶ │
-//!    │                            StartUnit(unit, "replace") ──────────────▶ │
-//!    │ ◀── UnitWatch{job path} ──                                             │
-//!    │ watch.finished() ────────▶ JobRemoved{job == ours} ◀─────────────────  │  job done
-//!    │                            Get ActiveState, SubState, InvocationID,     │
-//!    │                                Result, ExecMainCode/Status ─────────▶ │
-//!    │                            still active (Type=simple/exec)?            │
-//!    │                              PropertiesChanged(unit) until it ends ◀─  │
-//!    │ ◀── UnitFinish ────────── UnrefUnit(unit) ─────────────────────────▶  │
+//!  engine                          SystemdBus                               systemd
+//!    │                  (since connect: one stream of systemd's signals, read by one task)
+//!    │ active_states(units) ──▶ ListUnitsByPatterns(names) ─────────────────▶ │ (loads nothing)
+//!    │ start_and_watch(unit) ─▶ follow the unit's PropertiesChanged            │
+//!    │                          StartUnit(unit, "replace") ───────────────▶ │
+//!    │ ◀── UnitWatch{job path} ─                                               │
+//!    │ watch.finished() ──────▶ PropertiesChanged(unit): state, Result, ◀──── │  job done
+//!    │                            ExecMainCode/Status, InvocationID           │
+//!    │                          JobRemoved{job == ours} ◀──────────────────  │
+//!    │                          still active (Type=simple/exec)?              │
+//!    │                            its PropertiesChanged until it ends ◀────  │
+//!    │ ◀── UnitFinish ──────────                                              │
 //! ```
 //!
-//! The match is installed before `StartUnit`: a fast job's `JobRemoved` would otherwise be lost
-//! (systemd only broadcasts it to subscribed clients, and only once). No polling, no `systemctl`.
+//! The signal stream is in place before the first `StartUnit`: a fast job's `JobRemoved` would
+//! otherwise be lost (systemd broadcasts it once). systemd sends a unit's pending
+//! `PropertiesChanged` before its job's `JobRemoved`, so the unit's end is known when the job's end
+//! arrives: no property reads, no `RefUnit` to keep a finished oneshot loaded (see `bus.rs`). No
+//! polling, no `systemctl`.
 
 mod bus;
 mod proxies;
@@ -59,8 +63,9 @@ pub trait Systemd {
         exclude: &[String],
     ) -> Result<Vec<String>, SystemdError>;
 
-    /// The unit's `ActiveState` now (`inactive`, `active`, `activating`, `failed`, …).
-    async fn active_state(&self, unit: &str) -> Result<String, SystemdError>;
+    /// The `ActiveState` of each of `units` now, in their order (`inactive`, `active`,
+    /// `activating`, `failed`, …), read in one exchange.
+    async fn active_states(&self, units: &[String]) -> Result<Vec<String>, SystemdError>;
 
     /// Queues a start job for `unit` (mode `replace`) and returns once systemd has accepted it.
     /// The watch was set up before the job was requested, so no signal is missed.
@@ -122,9 +127,9 @@ pub enum SystemdError {
         #[source]
         source: zbus::Error,
     },
-    #[error("read the state of {unit}")]
+    #[error("read the state of {}", units.join(", "))]
     State {
-        unit: String,
+        units: Vec<String>,
         #[source]
         source: zbus::Error,
     },

@@ -29,24 +29,14 @@ pub(crate) trait Manager {
     /// it systemd sends them to no one.
     fn subscribe(&self) -> zbus::Result<()>;
 
-    /// The unit's object path, loading it from disk if needed (a finished oneshot is unloaded).
-    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
-
     /// Queues a start job; returns its object path.
     fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
 
     /// Queues a stop job; returns its object path.
     fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
 
-    /// Pins the unit in memory for this client, so its properties (Result, InvocationID,
-    /// ExecMainStatus) outlive its end instead of being garbage-collected with it.
-    fn ref_unit(&self, name: &str) -> zbus::Result<()>;
-
-    /// Undoes [`ManagerProxy::ref_unit`]; also undone when this client disconnects.
-    #[zbus(no_reply)]
-    fn unref_unit(&self, name: &str) -> zbus::Result<()>;
-
-    /// Loaded units whose names match `patterns`.
+    /// Loaded units whose names match `patterns` (all states when `states` is empty); loads
+    /// nothing.
     fn list_units_by_patterns(
         &self,
         states: &[&str],
