@@ -6,7 +6,7 @@
 //! (`backup_orchestrator_proto::codec::encode_frame`), appended with a single `write` and no user-space
 //! buffering, so a follower sees every event as soon as the engine emits it. Any number of followers
 //! (the local CLI, `serve` for a controller, a later `attach`) replay the file from the start and then
-//! follow it live with inotify.
+//! follow it live, woken by the kernel at each write (dnotify; see `follow.rs`).
 //!
 //! ```text
 //! /var/lib/backup-orchestrator/
