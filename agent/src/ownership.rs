@@ -219,19 +219,25 @@ impl RunUnit {
             .await
             .map_err(bus)?;
         // The unit may be collected between the calls: treat that as "no run".
-        let description = match unit.description().await {
+        // The job is read before the state: systemd removes the start job only once the unit has
+        // started, so a state read after "no job" is at least as new as the job's end. In the other
+        // order, a run starting between the reads looked dead: "inactive" (before its process was
+        // spawned), then "no job" (after).
+        let (description, job) = tokio::join!(unit.description(), unit.job());
+        let description = match description {
             Ok(d) => d,
             Err(e) if is_gone(&e) => return Ok(None),
             Err(e) => return Err(bus(e)),
+        };
+        let job_queued = match job {
+            Ok((id, _)) => id != 0,
+            Err(e) if is_gone(&e) => return Ok(None),
+            Err(_) => false,
         };
         let active_state = match unit.active_state().await {
             Ok(s) => s,
             Err(e) if is_gone(&e) => return Ok(None),
             Err(e) => return Err(bus(e)),
-        };
-        let job_queued = match active_state.as_str() {
-            "inactive" | "failed" => unit.job().await.map(|(id, _)| id != 0).unwrap_or(false),
-            _ => false,
         };
         let run_id = description
             .strip_prefix(DESCRIPTION_PREFIX)
