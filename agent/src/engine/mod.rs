@@ -9,7 +9,8 @@
 //!  PreflightCheck × disks ──any failed──▶ RunFinished(exit 2, critical_reason)   (nothing started)
 //!  for each stage, in order:
 //!    its units (unit files ∪ loaded units, − excludes; looked up while the previous stage
-//!    runs, once that stage's starts are answered) ─▶ UnitDiscovered × n, StageStarted
+//!    runs, once that stage's starts are answered, and their states read and kept current from
+//!    then on: Systemd::anticipate) ─▶ UnitDiscovered × n, StageStarted
 //!    ┌─ while a slot is free (running + timed-out-still-running < parallel; 0 = no limit):
 //!    │    take the next unit(s) (the ActiveStates of all units taken at once: one read)
 //!    │    each ─▶ ActiveState running? ─▶ UnitSkipped

@@ -188,9 +188,13 @@ impl<'a, S: Systemd> Run<'a, S> {
     fn discovery(&self, stage: Option<&'a Stage>) -> NextUnits<'a> {
         let systemd = self.systemd;
         match stage {
-            Some(stage) => {
-                NextUnits::Pending(Box::pin(systemd.discover(&stage.units, &stage.exclude)))
-            }
+            Some(stage) => NextUnits::Pending(Box::pin(async move {
+                let units = systemd.discover(&stage.units, &stage.exclude).await?;
+                // Their states are read now and kept current (Systemd::anticipate), so that the
+                // check at each unit's turn waits for nothing. A failure here is met again there.
+                let _ = systemd.anticipate(&units).await;
+                Ok(units)
+            })),
             None => NextUnits::None,
         }
     }

@@ -7,7 +7,9 @@
 //!  connect        AddMatch(every signal systemd sends) ∥ Subscribe ∥ GetNameOwner     (bus, once)
 //!  discovery      Get Manager.UnitPath (once), then per stage with globs: read_dir of those
 //!                 directories ∥ ListUnitsByPatterns(globs)                  (see unit_files.rs)
-//!  skip check     ListUnitsByPatterns(names): one call for all the units a stage takes at once
+//!  skip check     ListUnitsByPatterns(names) of a stage's units once they are discovered (while
+//!                 the previous stage runs), then kept current from their PropertiesChanged: at
+//!                 each unit's turn its state is known without asking
 //!  each unit      StartUnit; its end arrives as signals: the unit's PropertiesChanged (state,
 //!                 Result, ExecMainCode/Status, InvocationID), then its JobRemoved
 //! ```
@@ -19,7 +21,12 @@
 //! the connection). It hands each `JobRemoved` to the watch waiting for that job (by job object
 //! path; one that arrives before its `StartUnit` caller has registered the path is kept a while,
 //! see [`UNCLAIMED`]) and keeps the last announced state of each followed unit from its
-//! `PropertiesChanged`.
+//! `PropertiesChanged`, and the `ActiveState` of each unit whose turn is still to come.
+//!
+//! A unit's `ActiveState` read once and then updated from every `PropertiesChanged` systemd sends
+//! for it is as current as a new read would be: systemd announces every change of it. A signal
+//! that arrives after the read was asked for takes precedence over the read's answer; it can only
+//! be older than the answer if nothing changed in between, and then it says the same.
 //!
 //! systemd sends a unit's pending `PropertiesChanged` before the `JobRemoved` of its job
 //! (`bus_job_send_removed_signal` flushes them first), and one stream keeps the bus order, so when
@@ -163,6 +170,39 @@ impl SystemdBus {
             .await
     }
 
+    /// Reads the `ActiveState`s of `units` (being tracked, see [`Signals::track`]) in one call;
+    /// on failure they are no longer tracked, so that the next read asks again.
+    async fn read_states(&self, units: &[String]) -> Result<(), SystemdError> {
+        if units.is_empty() {
+            return Ok(());
+        }
+        // Only loaded units are listed, and nothing is loaded to answer: a unit systemd has not
+        // loaded is not running (systemd never collects a unit that is active or has a job), so
+        // it is `inactive`. Unit names contain no glob characters, and systemd matches with
+        // FNM_NOESCAPE, so each name matches itself only. (A name that is an alias is not listed
+        // under that name: it counts as inactive.)
+        let names: Vec<&str> = units.iter().map(String::as_str).collect();
+        let listed = match self.inner.manager.list_units_by_patterns(&[], &names).await {
+            Ok(listed) => listed,
+            Err(source) => {
+                self.inner.signals.untrack(units);
+                return Err(SystemdError::State {
+                    units: units.to_vec(),
+                    source,
+                });
+            }
+        };
+        let states: HashMap<&str, &str> = listed
+            .iter()
+            .map(|unit| (unit.0.as_str(), unit.3.as_str()))
+            .collect();
+        for unit in units {
+            let state = states.get(unit.as_str()).unwrap_or(&"inactive");
+            self.inner.signals.record_read(unit, state);
+        }
+        Ok(())
+    }
+
     async fn unit_path(&self) -> zbus::Result<&[PathBuf]> {
         let dirs = self
             .inner
@@ -220,32 +260,29 @@ impl Systemd for SystemdBus {
         ))
     }
 
+    async fn anticipate(&self, units: &[String]) -> Result<(), SystemdError> {
+        let new = self.inner.signals.track(units);
+        self.read_states(&new).await
+    }
+
     async fn active_states(&self, units: &[String]) -> Result<Vec<String>, SystemdError> {
-        if units.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Only loaded units are listed, and nothing is loaded to answer: a unit systemd has not
-        // loaded is not running (systemd never collects a unit that is active or has a job), so
-        // it is `inactive`. Unit names contain no glob characters, and systemd matches with
-        // FNM_NOESCAPE, so each name matches itself only. (A name that is an alias is not listed
-        // under that name: it counts as inactive.)
-        let names: Vec<&str> = units.iter().map(String::as_str).collect();
-        let listed = self
-            .inner
-            .manager
-            .list_units_by_patterns(&[], &names)
-            .await
-            .map_err(|source| SystemdError::State {
-                units: units.to_vec(),
-                source,
-            })?;
-        let states: HashMap<&str, &str> = listed
+        let unknown: Vec<String> = units
             .iter()
-            .map(|unit| (unit.0.as_str(), unit.3.as_str()))
+            .filter(|unit| self.inner.signals.tracked_state(unit).is_none())
+            .cloned()
             .collect();
+        if !unknown.is_empty() {
+            self.inner.signals.track(&unknown);
+            self.read_states(&unknown).await?;
+        }
         Ok(units
             .iter()
-            .map(|unit| states.get(unit.as_str()).unwrap_or(&"inactive").to_string())
+            .map(|unit| {
+                self.inner
+                    .signals
+                    .tracked_state(unit)
+                    .unwrap_or_else(|| "inactive".to_owned())
+            })
             .collect())
     }
 
@@ -483,6 +520,15 @@ struct SignalState {
     unclaimed: VecDeque<(String, String)>,
     /// Units being followed, by object path.
     units: HashMap<String, Followed>,
+    /// Units whose `ActiveState` is kept, by object path.
+    states: HashMap<String, Tracked>,
+}
+
+/// A unit's `ActiveState` as read, and as announced since the read was asked for.
+#[derive(Debug, Default)]
+struct Tracked {
+    read: Option<String>,
+    announced: Option<String>,
 }
 
 #[derive(Debug)]
@@ -522,6 +568,45 @@ impl Signals {
         }
     }
 
+    /// Starts keeping the `ActiveState`s of `units`; returns those not kept before (to be read).
+    fn track(&self, units: &[String]) -> Vec<String> {
+        let mut state = self.lock();
+        units
+            .iter()
+            .filter(|unit| {
+                let path = unit_object_path(unit);
+                let new = !state.states.contains_key(&path);
+                if new {
+                    state.states.insert(path, Tracked::default());
+                }
+                new
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// What a read of `unit`'s `ActiveState` answered.
+    fn record_read(&self, unit: &str, active_state: &str) {
+        if let Some(tracked) = self.lock().states.get_mut(&unit_object_path(unit)) {
+            tracked.read = Some(active_state.to_owned());
+        }
+    }
+
+    /// Stops keeping the states of `units` (their read failed).
+    fn untrack(&self, units: &[String]) {
+        let mut state = self.lock();
+        for unit in units {
+            state.states.remove(&unit_object_path(unit));
+        }
+    }
+
+    /// `unit`'s `ActiveState` as kept: announced since the read, else read; `None` if unknown.
+    fn tracked_state(&self, unit: &str) -> Option<String> {
+        let state = self.lock();
+        let tracked = state.states.get(&unit_object_path(unit))?;
+        tracked.announced.clone().or_else(|| tracked.read.clone())
+    }
+
     /// The result of `job`, once its `JobRemoved` has arrived (or at once if it has already).
     /// Errs (the sender is dropped) when the connection closes first.
     fn job_end(&self, job: &str) -> oneshot::Receiver<String> {
@@ -555,18 +640,32 @@ impl Signals {
                 if !path.starts_with(UNIT_PATH_PREFIX) {
                     return;
                 }
-                let state = self.lock();
-                let Some(followed) = state.units.get(path.as_str()) else {
+                let mut state = self.lock();
+                let state = &mut *state;
+                let followed = state.units.get(path.as_str());
+                let tracked = state.states.get_mut(path.as_str());
+                if followed.is_none() && tracked.is_none() {
+                    return;
+                }
+                let Some(signal) = PropertiesChanged::from_message(msg.clone()) else {
                     return;
                 };
-                if let Some(signal) = PropertiesChanged::from_message(msg.clone())
-                    && let Ok(args) = signal.args()
-                {
-                    let interface = args.interface_name().as_str();
-                    let changed = args.changed_properties();
+                let Ok(args) = signal.args() else {
+                    return;
+                };
+                let interface = args.interface_name().as_str();
+                let changed = args.changed_properties();
+                if let Some(followed) = followed {
                     followed.state.send_modify(|unit| {
                         unit.announce(interface, followed.kind.as_deref(), changed);
                     });
+                }
+                if let Some(tracked) = tracked
+                    && interface == UNIT_INTERFACE
+                    && let Some(active) = changed.get("ActiveState")
+                    && let Ok(active) = active.downcast_ref::<&str>()
+                {
+                    tracked.announced = Some(active.to_owned());
                 }
             }
             _ => {}
@@ -840,6 +939,102 @@ mod tests {
         let finish = unit.finish("x.target", "dependency".to_owned());
         assert_eq!(finish.result, "dependency");
         assert_eq!((finish.exit_status, finish.invocation_id), (None, None));
+    }
+
+    fn properties_changed(unit: &str, interface: &str, changed: &[(&str, Variant)]) -> Message {
+        let changed: HashMap<&str, &Variant> = changed.iter().map(|(k, v)| (*k, v)).collect();
+        Message::signal(
+            unit_object_path(unit),
+            "org.freedesktop.DBus.Properties",
+            "PropertiesChanged",
+        )
+        .build(&(interface, changed, Vec::<&str>::new()))
+        .unwrap()
+    }
+
+    fn job_removed(id: u32, unit: &str, result: &str) -> Message {
+        let job = ObjectPath::try_from(format!("/org/freedesktop/systemd1/job/{id}")).unwrap();
+        Message::signal(
+            "/org/freedesktop/systemd1",
+            "org.freedesktop.systemd1.Manager",
+            "JobRemoved",
+        )
+        .build(&(id, job, unit, result))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_unit_s_end_is_known_from_the_signals_before_its_job_removed() {
+        let signals = Arc::new(Signals::default());
+        let mut follow = signals.follow("a.service");
+        // Another unit's signals are not kept.
+        signals.receive(&properties_changed(
+            "b.service",
+            UNIT_INTERFACE,
+            &[("ActiveState", Variant::from("active"))],
+        ));
+        signals.receive(&properties_changed(
+            "a.service",
+            SERVICE_INTERFACE,
+            &[
+                ("Result", Variant::from("success")),
+                ("ExecMainCode", Variant::from(1_i32)),
+                ("ExecMainStatus", Variant::from(0_i32)),
+            ],
+        ));
+        signals.receive(&properties_changed(
+            "a.service",
+            UNIT_INTERFACE,
+            &[
+                ("ActiveState", Variant::from("inactive")),
+                ("SubState", Variant::from("dead")),
+                ("InvocationID", Variant::from(vec![1_u8, 2])),
+            ],
+        ));
+        signals.receive(&job_removed(42, "a.service", "done"));
+        let job = signals.job_end("/org/freedesktop/systemd1/job/42");
+        assert_eq!(job.await.as_deref(), Ok("done"));
+        let state = follow.latest();
+        assert!(state.is_complete(&follow.kind));
+        assert_eq!(
+            state.finish("a.service", "done".to_owned()).invocation_id,
+            Some("0102".to_owned())
+        );
+        drop(follow);
+        assert!(signals.lock().units.is_empty());
+    }
+
+    #[test]
+    fn kept_states_take_the_announced_state_over_the_read_one() {
+        let signals = Signals::default();
+        let units = ["a.service".to_owned(), "b.service".to_owned()];
+        assert_eq!(signals.track(&units), units);
+        assert_eq!(signals.track(&units), Vec::<String>::new());
+        assert_eq!(signals.tracked_state("a.service"), None);
+        signals.record_read("a.service", "inactive");
+        signals.record_read("b.service", "inactive");
+        // b's timer started it after the read.
+        signals.receive(&properties_changed(
+            "b.service",
+            UNIT_INTERFACE,
+            &[("ActiveState", Variant::from("activating"))],
+        ));
+        assert_eq!(
+            signals.tracked_state("a.service").as_deref(),
+            Some("inactive")
+        );
+        assert_eq!(
+            signals.tracked_state("b.service").as_deref(),
+            Some("activating")
+        );
+        // A read that answers after the signal does not undo it.
+        signals.record_read("b.service", "inactive");
+        assert_eq!(
+            signals.tracked_state("b.service").as_deref(),
+            Some("activating")
+        );
+        signals.untrack(&units);
+        assert_eq!(signals.tracked_state("b.service"), None);
     }
 
     #[test]

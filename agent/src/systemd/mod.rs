@@ -67,6 +67,14 @@ pub trait Systemd {
     /// `activating`, `failed`, …), read in one exchange.
     async fn active_states(&self, units: &[String]) -> Result<Vec<String>, SystemdError>;
 
+    /// `units` have their turn later in this run: an implementation may read their states now and
+    /// keep them current, so that [`Systemd::active_states`] need not ask systemd at their turn.
+    /// A failure only means that `active_states` will ask.
+    async fn anticipate(&self, units: &[String]) -> Result<(), SystemdError> {
+        let _ = units;
+        Ok(())
+    }
+
     /// Queues a start job for `unit` (mode `replace`) and returns once systemd has accepted it.
     /// The watch was set up before the job was requested, so no signal is missed.
     async fn start_and_watch(&self, unit: &str) -> Result<Self::Watch, SystemdError>;
