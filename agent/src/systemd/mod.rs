@@ -10,7 +10,9 @@
 //! ```text
 //!  engine                          SystemdBus                               systemd
 //!    │                  (since connect: one stream of systemd's signals, read by one task)
-//!    │ active_states(units) ──▶ ListUnitsByPatterns(names) ─────────────────▶ │ (loads nothing)
+//!    │ anticipate(units) ─────▶ ListUnitsByPatterns(names) ───────────────▶ │ (loads nothing)
+//!    │                          (their states kept from PropertiesChanged)    │
+//!    │ active_states(units) ──▶ (answered from what is kept)                  │
 //!    │ start_and_watch(unit) ─▶ follow the unit's PropertiesChanged            │
 //!    │                          StartUnit(unit, "replace") ───────────────▶ │
 //!    │ ◀── UnitWatch{job path} ─                                               │
