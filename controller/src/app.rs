@@ -180,63 +180,74 @@ impl Prepared {
         }
     }
 
-    async fn status(mut self, options: &GlobalOptions) -> Result<i32, CtlError> {
-        let work = async {
-            let mut session = self.connector.connect().await?;
-            session.require("status")?;
-            send_once(&mut session, &Request::Status, &self.label).await?;
-            session.single_reply().await.map(|reply| (reply, session))
-        };
-        let (reply, session) = interruptible(work, &self.hints, &AtomicBool::new(false)).await?;
-        let mut output = Output::new(
-            options.json,
-            options.quiet,
-            options.verbose,
-            Some(self.label.clone()),
-        );
+    async fn status(self, options: &GlobalOptions) -> Result<i32, CtlError> {
+        let label = self.label.clone();
+        let attach = self.hints.attach.clone();
+        let (reply, session, mut output) = self
+            .one_reply(&Request::Status, &["status"], options)
+            .await?;
         match reply {
             Reply::Status(report) => {
-                output.status(&self.label, &report, &self.hints.attach)?;
+                output.status(&label, &report, &attach)?;
                 Ok(exit_codes::SUCCESS)
             }
-            Reply::Refused(refusal) => Err(CtlError::Refused {
-                host: self.label.clone(),
-                refusal: Box::new(refusal),
-                attach_hint: None,
-            }),
+            Reply::Refused(refusal) => Err(refused(&label, refusal)),
             other => Err(session.unexpected(&other)),
         }
     }
 
-    async fn cancel(mut self, stop_units: bool, options: &GlobalOptions) -> Result<i32, CtlError> {
+    async fn cancel(self, stop_units: bool, options: &GlobalOptions) -> Result<i32, CtlError> {
+        let label = self.label.clone();
+        let needed: &[&str] = if stop_units {
+            &["cancel", "stop-units"]
+        } else {
+            &["cancel"]
+        };
+        let (reply, session, mut output) = self
+            .one_reply(&Request::Cancel { stop_units }, needed, options)
+            .await?;
+        match reply {
+            Reply::Cancelled { run_id, stop_units } => {
+                output.cancelled(&label, &run_id, stop_units)?;
+                Ok(exit_codes::SUCCESS)
+            }
+            Reply::Refused(refusal) => Err(refused(&label, refusal)),
+            other => Err(session.unexpected(&other)),
+        }
+    }
+
+    /// Connects, checks the agent offers `capabilities`, sends `request` and reads its one reply
+    /// (status and cancel); returns it with the session (for error context) and the output.
+    async fn one_reply(
+        mut self,
+        request: &Request,
+        capabilities: &[&str],
+        options: &GlobalOptions,
+    ) -> Result<(Reply, crate::session::Session, Output), CtlError> {
         let work = async {
             let mut session = self.connector.connect().await?;
-            session.require("cancel")?;
-            if stop_units {
-                session.require("stop-units")?;
+            for capability in capabilities {
+                session.require(capability)?;
             }
-            send_once(&mut session, &Request::Cancel { stop_units }, &self.label).await?;
+            send_once(&mut session, request, &self.label).await?;
             session.single_reply().await.map(|reply| (reply, session))
         };
         let (reply, session) = interruptible(work, &self.hints, &AtomicBool::new(false)).await?;
-        let mut output = Output::new(
+        let output = Output::new(
             options.json,
             options.quiet,
             options.verbose,
             Some(self.label.clone()),
         );
-        match reply {
-            Reply::Cancelled { run_id, stop_units } => {
-                output.cancelled(&self.label, &run_id, stop_units)?;
-                Ok(exit_codes::SUCCESS)
-            }
-            Reply::Refused(refusal) => Err(CtlError::Refused {
-                host: self.label.clone(),
-                refusal: Box::new(refusal),
-                attach_hint: None,
-            }),
-            other => Err(session.unexpected(&other)),
-        }
+        Ok((reply, session, output))
+    }
+}
+
+fn refused(host: &str, refusal: backup_orchestrator_proto::Refusal) -> CtlError {
+    CtlError::Refused {
+        host: host.to_owned(),
+        refusal: Box::new(refusal),
+        attach_hint: None,
     }
 }
 

@@ -139,7 +139,6 @@ async fn reconnect<C: Connect>(
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
-    use std::io;
 
     use backup_orchestrator_proto::event::{Log, RunFinished, RunStarted};
     use backup_orchestrator_proto::{Envelope, Event, Reply};
@@ -148,23 +147,7 @@ mod tests {
     use crate::remote::RemoteContext;
     use crate::session::fake::{FakeAgent, agent_hello, pair};
     use crate::session::start;
-
-    #[derive(Default)]
-    struct Recorder {
-        seqs: Vec<u64>,
-        messages: Vec<String>,
-    }
-
-    impl EventSink for Recorder {
-        fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
-            self.seqs.push(envelope.seq);
-            Ok(())
-        }
-        fn message(&mut self, _level: LogLevel, text: &str) -> io::Result<()> {
-            self.messages.push(text.to_owned());
-            Ok(())
-        }
-    }
+    use crate::session::tests::Recorder;
 
     fn context() -> RemoteContext {
         RemoteContext {

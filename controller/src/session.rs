@@ -440,7 +440,7 @@ pub(crate) mod fake {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use backup_orchestrator_proto::event::{RunFinished, RunStarted};
     use backup_orchestrator_proto::{RefusalKind, exit_codes};
 
