@@ -481,3 +481,50 @@ fn controller_exits_3_quoting_the_text_when_the_agent_side_prints_garbage() {
         show(&out)
     );
 }
+
+#[test]
+fn controller_cancel_stops_the_run_and_its_units_and_the_summary_says_so() {
+    let hosts = boot("ct-cancel", 1, UnitSet::user_plan(3.0));
+    let run = Command::new(controller_binary())
+        .arg("--ssh-config")
+        .arg(hosts.ssh_config())
+        .args(["--yes", "--json", "h1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctl");
+    for _ in 0..50 {
+        thread::sleep(Duration::from_millis(200));
+        if !started_units(&hosts, "h1").is_empty() {
+            break;
+        }
+    }
+    let out = ctl(&hosts, &["cancel", "h1", "--stop-units"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+
+    let out = wait_bounded(run);
+    let summary = Summary::parse(&out.stdout);
+    assert!(summary.cancelled, "{}", show(&out));
+    assert!(
+        summary.successful < 15,
+        "everything ran despite the cancel: {summary:?}"
+    );
+    let skipped = summary
+        .units
+        .iter()
+        .filter(|u| u.outcome == "skipped")
+        .count();
+    assert!(skipped > 0, "nothing was left unstarted: {summary:?}");
+    // Nothing is left running on the host.
+    let active = hosts.ssh_ok("h1", "systemctl list-units --state=active,activating --no-legend 'restic-*' 'syncoid-*' 'sanoid*' 'pgbackrest-*'");
+    assert_eq!(
+        active.trim(),
+        "",
+        "units still running after cancel --stop-units"
+    );
+
+    // Nothing to cancel any more: exit 3 with a clear word.
+    let out = ctl(&hosts, &["cancel", "h1"]);
+    assert_eq!(code(&out), 3, "{}", show(&out));
+}
