@@ -3,41 +3,8 @@ use std::time::Duration;
 
 use super::*;
 
-const EXAMPLE: &str = r#"
-failure_threshold_percent = 50
-
-[[preflight.disk]]
-path = "/mnt/nas-backup"
-min_free = "50G"
-
-[[preflight.disk]]
-path = "/mnt/nas-postgresql"
-min_free = "20G"
-
-[[stage]]
-name = "snapshots"
-units = ["sanoid.service"]
-timeout = "5m"
-on_failure = "warn"
-
-[[stage]]
-name = "replication"
-units = ["syncoid-*.service"]
-exclude = ["*replication-info*", "*target-reachability*"]
-parallel = 0
-timeout = "30m"
-
-[[stage]]
-name = "postgresql"
-units = ["pgbackrest-full-backup.service"]
-timeout = "1h"
-
-[[stage]]
-name = "restic"
-units = ["restic-backup-*.service"]
-parallel = 3
-timeout = "45m"
-"#;
+/// The example plan shipped to users, which must stay the built-in default written out.
+const EXAMPLE: &str = include_str!("../../../ansible-free-deploy/plan.example.toml");
 
 const FILE: &str = "/etc/backup-orchestrator/plan.toml";
 
