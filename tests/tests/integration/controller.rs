@@ -42,6 +42,30 @@ fn ctl(hosts: &TestHosts, args: &[&str]) -> Output {
     ctl_with(&hosts.ssh_config(), args)
 }
 
+/// Starts the controller in the background (collect it with [`wait_bounded`] or kill it).
+fn spawn_ctl(hosts: &TestHosts, args: &[&str]) -> Child {
+    Command::new(controller_binary())
+        .arg("--ssh-config")
+        .arg(hosts.ssh_config())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctl")
+}
+
+/// Waits (at most 10 s) until a unit of the plan has started on h1.
+fn wait_for_a_started_unit(hosts: &TestHosts) {
+    for _ in 0..50 {
+        if !started_units(hosts, "h1").is_empty() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no unit started on h1 within 10 s");
+}
+
 /// The agent's own summary of `run_id`, as written on the host.
 fn host_summary(hosts: &TestHosts, run_id: &str) -> Summary {
     let json = hosts.ssh_ok(
@@ -301,15 +325,7 @@ fn session_sshd_pid(hosts: &TestHosts) -> Option<String> {
 #[test]
 fn controller_reattaches_by_itself_when_the_connection_is_cut_mid_run() {
     let hosts = boot("ct-cut", 1, UnitSet::user_plan(1.0));
-    let child = Command::new(controller_binary())
-        .arg("--ssh-config")
-        .arg(hosts.ssh_config())
-        .args(["--yes", "--json", "h1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ctl");
+    let child = spawn_ctl(&hosts, &["--yes", "--json", "h1"]);
     let mut cut = false;
     for _ in 0..50 {
         thread::sleep(Duration::from_millis(200));
@@ -340,21 +356,8 @@ fn controller_reattaches_by_itself_when_the_connection_is_cut_mid_run() {
 #[test]
 fn controller_killed_mid_run_leaves_the_run_going_and_attach_shows_all_of_it() {
     let hosts = boot("ct-kill", 1, UnitSet::user_plan(1.0));
-    let mut child = Command::new(controller_binary())
-        .arg("--ssh-config")
-        .arg(hosts.ssh_config())
-        .args(["--yes", "h1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ctl");
-    for _ in 0..50 {
-        thread::sleep(Duration::from_millis(200));
-        if !started_units(&hosts, "h1").is_empty() {
-            break;
-        }
-    }
+    let mut child = spawn_ctl(&hosts, &["--yes", "h1"]);
+    wait_for_a_started_unit(&hosts);
     child.kill().expect("SIGKILL ctl");
     child.wait().expect("reap ctl");
     assert!(
@@ -485,21 +488,8 @@ fn controller_exits_3_quoting_the_text_when_the_agent_side_prints_garbage() {
 #[test]
 fn controller_cancel_stops_the_run_and_its_units_and_the_summary_says_so() {
     let hosts = boot("ct-cancel", 1, UnitSet::user_plan(3.0));
-    let run = Command::new(controller_binary())
-        .arg("--ssh-config")
-        .arg(hosts.ssh_config())
-        .args(["--yes", "--json", "h1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ctl");
-    for _ in 0..50 {
-        thread::sleep(Duration::from_millis(200));
-        if !started_units(&hosts, "h1").is_empty() {
-            break;
-        }
-    }
+    let run = spawn_ctl(&hosts, &["--yes", "--json", "h1"]);
+    wait_for_a_started_unit(&hosts);
     let out = ctl(&hosts, &["cancel", "h1", "--stop-units"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
 
