@@ -1,0 +1,7 @@
+mod writer;
+
+pub struct Error;
+
+pub fn save() -> Result<(), Error> {
+    writer::write()
+}

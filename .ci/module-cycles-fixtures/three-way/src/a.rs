@@ -1,0 +1,7 @@
+use crate::b::helper;
+
+pub struct Thing;
+
+pub fn go() {
+    helper();
+}
