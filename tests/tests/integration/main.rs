@@ -5,6 +5,7 @@
 mod agent;
 mod controller;
 mod deploy;
+mod nix;
 mod schema;
 mod smoke;
 mod support;
