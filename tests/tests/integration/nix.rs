@@ -52,8 +52,9 @@ struct Nix {
 
 impl Nix {
     fn new() -> Nix {
-        let found = std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nix-instantiate").is_file()));
+        let found = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join("nix-instantiate").is_file())
+        });
         assert!(
             found,
             "nix-instantiate not found: install Debian's nix-bin (`apt-get install nix-bin`, as \
@@ -181,7 +182,10 @@ fn nix_every_file_in_the_repository_parses() {
         "ansible-free-deploy/package.nix",
         "tests/nix/eval-module.nix",
     ] {
-        assert!(relative.iter().any(|f| f == expected), "{expected} not found among {relative:?}");
+        assert!(
+            relative.iter().any(|f| f == expected),
+            "{expected} not found among {relative:?}"
+        );
     }
 
     let nix = Nix::new();
@@ -191,10 +195,16 @@ fn nix_every_file_in_the_repository_parses() {
         .filter_map(|(file, name)| {
             let mut cmd = nix.command();
             cmd.arg("--parse").arg(file);
-            Nix::run(&mut cmd).err().map(|stderr| format!("{name}:\n{stderr}"))
+            Nix::run(&mut cmd)
+                .err()
+                .map(|stderr| format!("{name}:\n{stderr}"))
         })
         .collect();
-    assert!(failures.is_empty(), "files that do not parse:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "files that do not parse:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -235,7 +245,9 @@ fn nix_module_puts_the_rule_in_sudo_rs_when_sudo_rs_is_enabled() {
 #[test]
 fn nix_module_installs_only_the_agent_and_writes_nothing_else_by_default() {
     let out = eval_module_ok(&service(json!({ "enable": true })));
-    let agent_package = agent_exe().trim_end_matches("/bin/backup-orchestrator").to_owned();
+    let agent_package = agent_exe()
+        .trim_end_matches("/bin/backup-orchestrator")
+        .to_owned();
     assert_eq!(out["systemPackages"].as_array().map(Vec::len), Some(1));
     assert_eq!(out["systemPackages"][0]["path"], agent_package);
     // No plan file: the agent's built-in plan applies. No rule, no schedule.
@@ -297,10 +309,15 @@ fn nix_module_renders_the_given_plan_with_the_textfile_and_checks_it_at_build_ti
     assert_eq!(file["target"], "backup-orchestrator/plan.toml");
     let mut expected = toml_as_json(plan_toml);
     expected["monitoring"]["textfile"] = json!(textfile);
-    assert_eq!(file["source"]["plan"], expected, "the option wins over the plan's key");
+    assert_eq!(
+        file["source"]["plan"], expected,
+        "the option wins over the plan's key"
+    );
 
     // The file NixOS links is the output of the check, which fails the build on a bad plan.
-    let script = file["source"]["buildCommand"].as_str().expect("build script");
+    let script = file["source"]["buildCommand"]
+        .as_str()
+        .expect("build script");
     let check = format!("{} check-plan --no-host \"$plan\"", agent_exe());
     let copy = "cp \"$plan\" \"$out\"";
     let (check_at, copy_at) = (script.find(&check), script.find(copy));
@@ -316,11 +333,15 @@ fn nix_module_writes_the_built_in_plan_when_only_a_textfile_is_given() {
     let out = eval_module_ok(&service(json!({ "enable": true, "textfile": textfile })));
     // The built-in plan is plan.example.toml (the agent's tests hold them equal); Nix read it with
     // its own TOML parser, compared here with the toml crate's reading.
-    let example = std::fs::read_to_string(repo_root().join("ansible-free-deploy/plan.example.toml"))
-        .expect("plan.example.toml");
+    let example =
+        std::fs::read_to_string(repo_root().join("ansible-free-deploy/plan.example.toml"))
+            .expect("plan.example.toml");
     let mut expected = toml_as_json(&example);
     expected["monitoring"] = json!({ "textfile": textfile });
-    assert_eq!(out["etc"]["backup-orchestrator/plan.toml"]["source"]["plan"], expected);
+    assert_eq!(
+        out["etc"]["backup-orchestrator/plan.toml"]["source"]["plan"],
+        expected
+    );
 }
 
 #[test]
@@ -368,11 +389,17 @@ fn nix_module_schedules_an_unattended_run_with_its_verdict_as_exit_status_when_s
             "SyslogIdentifier": name,
         })
     );
-    assert_eq!(unit["restartIfChanged"], false, "a switch must not kill a scheduled run's follower");
+    assert_eq!(
+        unit["restartIfChanged"], false,
+        "a switch must not kill a scheduled run's follower"
+    );
     assert_eq!(unit["after"], json!(["remote-fs.target"]));
 
     let single = eval_module_ok(&service(json!({ "enable": true, "startAt": "daily" })));
-    assert_eq!(single["timers"][name]["timerConfig"]["OnCalendar"], json!(["daily"]));
+    assert_eq!(
+        single["timers"][name]["timerConfig"]["OnCalendar"],
+        json!(["daily"])
+    );
 }
 
 #[test]
@@ -386,22 +413,34 @@ fn nix_module_schedules_nothing_without_start_at() {
 fn nix_module_evaluation_refuses_mistyped_options() {
     let nix = Nix::new();
     for (config, needle) in [
-        (json!({ "enable": true, "textfile": "/var/lib/metrics/run.txt" }), "textfile"),
+        (
+            json!({ "enable": true, "textfile": "/var/lib/metrics/run.txt" }),
+            "textfile",
+        ),
         (json!({ "enable": true, "startAt": 3 }), "startAt"),
-        (json!({ "enable": true, "controllerUsers": "deploy" }), "controllerUsers"),
+        (
+            json!({ "enable": true, "controllerUsers": "deploy" }),
+            "controllerUsers",
+        ),
         (json!({ "enable": true, "plann": {} }), "plann"),
     ] {
         let err = eval_module(&nix, &service(config.clone()))
             .err()
             .unwrap_or_else(|| panic!("{config} evaluated"));
-        assert!(err.contains(needle), "{config}: the error does not name {needle}:\n{err}");
+        assert!(
+            err.contains(needle),
+            "{config}: the error does not name {needle}:\n{err}"
+        );
     }
 }
 
 fn eval_package(components: &Value, rustc: &str) -> Result<Value, String> {
     Nix::new().eval(
         "tests/nix/eval-package.nix",
-        &[("componentsJson", &components.to_string()), ("rustcVersion", rustc)],
+        &[
+            ("componentsJson", &components.to_string()),
+            ("rustcVersion", rustc),
+        ],
     )
 }
 
@@ -414,15 +453,21 @@ fn nix_package_builds_and_installs_only_the_two_binaries_and_tests_all_but_the_r
         json!(["-p", "backup-orchestrator", "-p", "backup-orchestrator-ctl"])
     );
     let tests = out["cargoTestFlags"].as_array().expect("cargoTestFlags");
-    assert!(tests.contains(&json!("backup-orchestrator")) && tests.contains(&json!("backup-orchestrator-ctl")));
     assert!(
-        !tests.contains(&json!("backup-orchestrator-tests")) && !tests.contains(&json!("--workspace")),
+        tests.contains(&json!("backup-orchestrator"))
+            && tests.contains(&json!("backup-orchestrator-ctl"))
+    );
+    assert!(
+        !tests.contains(&json!("backup-orchestrator-tests"))
+            && !tests.contains(&json!("--workspace")),
         "the real-host tests cannot run in the build sandbox: {tests:?}"
     );
     let post_install = out["postInstall"].as_str().expect("postInstall");
     for shell in ["bash", "fish", "zsh"] {
         assert!(
-            post_install.contains(&format!("--{shell} <($out/bin/backup-orchestrator-ctl completions {shell})")),
+            post_install.contains(&format!(
+                "--{shell} <($out/bin/backup-orchestrator-ctl completions {shell})"
+            )),
             "{shell} completions missing:\n{post_install}"
         );
     }
@@ -430,8 +475,10 @@ fn nix_package_builds_and_installs_only_the_two_binaries_and_tests_all_but_the_r
     assert!(post_install.contains("installManPage backup-orchestrator-ctl.1"));
 
     // meta.license says what Cargo.toml says.
-    let cargo_licenses: Vec<String> =
-        workspace_key("license").split(" OR ").map(str::to_owned).collect();
+    let cargo_licenses: Vec<String> = workspace_key("license")
+        .split(" OR ")
+        .map(str::to_owned)
+        .collect();
     assert_eq!(out["licenses"], json!(cargo_licenses));
     for file in ["LICENSE-MIT", "LICENSE-APACHE"] {
         assert!(repo_root().join(file).is_file(), "{file} missing");
@@ -439,31 +486,52 @@ fn nix_package_builds_and_installs_only_the_two_binaries_and_tests_all_but_the_r
     assert_eq!(out["mainProgram"], "backup-orchestrator");
     let platforms = out["platforms"].as_array().expect("platforms");
     assert!(platforms.contains(&json!("x86_64-linux")));
-    assert!(!platforms.iter().any(|p| p.as_str().is_some_and(|p| p.ends_with("-darwin"))));
+    assert!(
+        !platforms
+            .iter()
+            .any(|p| p.as_str().is_some_and(|p| p.ends_with("-darwin")))
+    );
 }
 
 #[test]
 fn nix_package_controller_alone_builds_on_darwin_and_the_agent_alone_has_no_completions() {
-    let controller = eval_package(&json!(["controller"]), "1.91.0").unwrap_or_else(|e| panic!("{e}"));
+    let controller =
+        eval_package(&json!(["controller"]), "1.91.0").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(controller["pname"], "backup-orchestrator-ctl");
     assert_eq!(controller["mainProgram"], "backup-orchestrator-ctl");
-    assert_eq!(controller["cargoBuildFlags"], json!(["-p", "backup-orchestrator-ctl"]));
+    assert_eq!(
+        controller["cargoBuildFlags"],
+        json!(["-p", "backup-orchestrator-ctl"])
+    );
     let platforms = controller["platforms"].as_array().expect("platforms");
-    assert!(platforms.contains(&json!("aarch64-darwin")) && platforms.contains(&json!("x86_64-linux")));
+    assert!(
+        platforms.contains(&json!("aarch64-darwin")) && platforms.contains(&json!("x86_64-linux"))
+    );
 
     let agent = eval_package(&json!(["agent"]), "1.91.0").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(agent["cargoBuildFlags"], json!(["-p", "backup-orchestrator"]));
-    assert_eq!(agent["postInstall"], "", "the agent has no completions or man subcommand");
+    assert_eq!(
+        agent["cargoBuildFlags"],
+        json!(["-p", "backup-orchestrator"])
+    );
+    assert_eq!(
+        agent["postInstall"], "",
+        "the agent has no completions or man subcommand"
+    );
     assert_eq!(agent["mainProgram"], "backup-orchestrator");
 
-    let err = eval_package(&json!(["sandbox"]), "1.91.0").err().expect("an unknown component is refused");
+    let err = eval_package(&json!(["sandbox"]), "1.91.0")
+        .err()
+        .expect("an unknown component is refused");
     assert!(err.contains("components must be"), "{err}");
 }
 
 #[test]
 fn nix_package_refuses_a_rustc_older_than_the_workspace_rust_version() {
     let minimum = workspace_key("rust-version");
-    eval_package(&Value::Null, &minimum).unwrap_or_else(|e| panic!("rustc {minimum} refused:\n{e}"));
-    let err = eval_package(&Value::Null, "1.85.0").err().expect("rustc 1.85.0 accepted");
+    eval_package(&Value::Null, &minimum)
+        .unwrap_or_else(|e| panic!("rustc {minimum} refused:\n{e}"));
+    let err = eval_package(&Value::Null, "1.85.0")
+        .err()
+        .expect("rustc 1.85.0 accepted");
     assert!(err.contains(&format!("needs rustc >= {minimum}")), "{err}");
 }
