@@ -519,9 +519,8 @@ fn nix_package_controller_alone_builds_on_darwin_and_the_agent_alone_has_no_comp
     );
     assert_eq!(agent["mainProgram"], "backup-orchestrator");
 
-    let err = eval_package(&json!(["sandbox"]), "1.91.0")
-        .err()
-        .expect("an unknown component is refused");
+    let err =
+        eval_package(&json!(["sandbox"]), "1.91.0").expect_err("an unknown component is refused");
     assert!(err.contains("components must be"), "{err}");
 }
 
@@ -530,8 +529,6 @@ fn nix_package_refuses_a_rustc_older_than_the_workspace_rust_version() {
     let minimum = workspace_key("rust-version");
     eval_package(&Value::Null, &minimum)
         .unwrap_or_else(|e| panic!("rustc {minimum} refused:\n{e}"));
-    let err = eval_package(&Value::Null, "1.85.0")
-        .err()
-        .expect("rustc 1.85.0 accepted");
+    let err = eval_package(&Value::Null, "1.85.0").expect_err("rustc 1.85.0 accepted");
     assert!(err.contains(&format!("needs rustc >= {minimum}")), "{err}");
 }
