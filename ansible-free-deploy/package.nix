@@ -100,7 +100,9 @@ rustPlatform.buildRustPackage {
       mit
       asl20
     ];
-    mainProgram = if hasAgent then "backup-orchestrator" else "backup-orchestrator-ctl";
+    # `nix run` on the package with both binaries starts the controller: the agent is run by sudo
+    # on a host, not by hand.
+    mainProgram = if hasController then "backup-orchestrator-ctl" else "backup-orchestrator";
     # The agent drives systemd over D-Bus: Linux only. The controller is plain SSH.
     platforms = if hasAgent then lib.platforms.linux else lib.platforms.linux ++ lib.platforms.darwin;
   };

@@ -6,6 +6,7 @@
   lib,
   # The rustc version the fake rustPlatform reports (package.nix refuses one below rust-version).
   rustcVersion,
+  system ? "x86_64-linux",
 }:
 
 let
@@ -21,7 +22,11 @@ let
   pkgs = {
     stdenv = {
       buildPlatform.canExecute = _: true;
-      hostPlatform = { };
+      hostPlatform = {
+        inherit system;
+        isLinux = lib.hasSuffix "-linux" system;
+        isDarwin = lib.hasSuffix "-darwin" system;
+      };
     };
 
     installShellFiles = fakeDerivation "install-shell-files" { };

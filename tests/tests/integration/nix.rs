@@ -7,11 +7,14 @@
 //!   at `../shared/third-party/nixpkgs-lib`, or `NIXPKGS_LIB`) against typed stand-ins for the NixOS
 //!   options it sets and a fake `pkgs` (`tests/nix/`): the sudo rule, the plan it renders (compared
 //!   with an independent TOML parse), the plan check, the schedule;
-//! - `ansible-free-deploy/package.nix` evaluates to the build arguments it promises.
+//! - `ansible-free-deploy/package.nix` evaluates to the build arguments it promises;
+//! - `flake.nix`'s outputs, called with a fake nixpkgs input, give each system the packages it
+//!   promises, the overlay and the module.
 //!
-//! Not covered here (it needs nixpkgs itself and a store): building the packages, the plan check
-//! actually running, the real NixOS option types, `flake.nix` beyond parsing. `nix flake check`
-//! does those where nixpkgs can be fetched.
+//! Not covered here (it needs nixpkgs itself, a store and a newer Nix): building the packages (and
+//! so the unit tests in the build, the completions and man page), the plan check actually running,
+//! the source fileset (`lib.fileset` needs Nix 2.14), the real NixOS option types, the flake's
+//! checks. `nix flake check` does those where nixpkgs can be fetched.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -483,7 +486,7 @@ fn nix_package_builds_and_installs_only_the_two_binaries_and_tests_all_but_the_r
     for file in ["LICENSE-MIT", "LICENSE-APACHE"] {
         assert!(repo_root().join(file).is_file(), "{file} missing");
     }
-    assert_eq!(out["mainProgram"], "backup-orchestrator");
+    assert_eq!(out["mainProgram"], "backup-orchestrator-ctl");
     let platforms = out["platforms"].as_array().expect("platforms");
     assert!(platforms.contains(&json!("x86_64-linux")));
     assert!(
@@ -531,4 +534,72 @@ fn nix_package_refuses_a_rustc_older_than_the_workspace_rust_version() {
         .unwrap_or_else(|e| panic!("rustc {minimum} refused:\n{e}"));
     let err = eval_package(&Value::Null, "1.85.0").expect_err("rustc 1.85.0 accepted");
     assert!(err.contains(&format!("needs rustc >= {minimum}")), "{err}");
+}
+
+#[test]
+fn nix_flake_gives_linux_both_binaries_and_darwin_the_controller_only() {
+    let out = Nix::new()
+        .eval("tests/nix/eval-flake.nix", &[])
+        .unwrap_or_else(|e| panic!("flake evaluation failed:\n{e}"));
+    assert_eq!(out["inputs"], json!(["nixpkgs"]));
+    let agent = json!(["-p", "backup-orchestrator"]);
+    let controller = json!(["-p", "backup-orchestrator-ctl"]);
+    for system in ["x86_64-linux", "aarch64-linux"] {
+        let packages = &out["packages"][system];
+        assert_eq!(packages["agent"]["cargoBuildFlags"], agent, "{system}");
+        assert_eq!(
+            packages["controller"]["cargoBuildFlags"], controller,
+            "{system}"
+        );
+        assert_eq!(
+            packages["default"]["cargoBuildFlags"],
+            json!(["-p", "backup-orchestrator", "-p", "backup-orchestrator-ctl"]),
+            "{system}"
+        );
+        assert_eq!(
+            out["checks"][system],
+            json!([
+                "agent",
+                "controller",
+                "default",
+                "module-plan",
+                "module-sudoers"
+            ]),
+            "{system}"
+        );
+    }
+    for system in ["x86_64-darwin", "aarch64-darwin"] {
+        let packages = out["packages"][system]
+            .as_object()
+            .expect("darwin packages");
+        assert_eq!(
+            packages.keys().collect::<Vec<_>>(),
+            ["controller", "default"],
+            "{system}"
+        );
+        assert_eq!(
+            packages["default"]["cargoBuildFlags"], controller,
+            "{system}"
+        );
+        assert_eq!(
+            out["checks"][system],
+            json!(["controller", "default"]),
+            "{system}"
+        );
+    }
+    assert_eq!(
+        out["overlay"]["backup-orchestrator"]["cargoBuildFlags"],
+        agent
+    );
+    assert_eq!(
+        out["overlay"]["backup-orchestrator-ctl"]["cargoBuildFlags"],
+        controller
+    );
+    let module = Path::new(out["nixosModule"].as_str().expect("module path"));
+    assert_eq!(
+        module
+            .strip_prefix(out["repository"].as_str().expect("repository"))
+            .ok(),
+        Some(Path::new("ansible-free-deploy/module.nix"))
+    );
 }
