@@ -75,7 +75,6 @@
               ];
             };
             inherit (nixos) config;
-            sudoers = pkgs.writeText "sudoers" config.security.sudo.configFile;
             expectedRule = "deploy ALL=(root) NOPASSWD: ${lib.getExe self.packages.${system}.agent} serve";
           in
           self.packages.${system}
@@ -83,15 +82,15 @@
             # The plan written out: built through `check-plan --no-host`, so this builds only if
             # the agent accepts it.
             module-plan = config.environment.etc."backup-orchestrator/plan.toml".source;
-            module-sudoers =
-              pkgs.runCommand "backup-orchestrator-module-sudoers"
+            # NixOS' own sudoers (checked by its visudo) holds the rule, and the timer its schedule.
+            module-rules =
+              pkgs.runCommand "backup-orchestrator-module-rules"
                 {
-                  nativeBuildInputs = [ pkgs.sudo ];
+                  sudoers = config.environment.etc.sudoers.source;
                   timer = config.systemd.units."backup-orchestrator-scheduled.timer".unit;
                 }
                 ''
-                  grep -Fx ${lib.escapeShellArg expectedRule} ${sudoers}
-                  visudo -c -f ${sudoers}
+                  grep -F ${lib.escapeShellArg expectedRule} "$sudoers"
                   grep -Fx 'OnCalendar=03:00' "$timer/backup-orchestrator-scheduled.timer"
                   touch "$out"
                 '';

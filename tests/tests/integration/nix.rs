@@ -563,7 +563,7 @@ fn nix_flake_gives_linux_both_binaries_and_darwin_the_controller_only() {
                 "controller",
                 "default",
                 "module-plan",
-                "module-sudoers"
+                "module-rules"
             ]),
             "{system}"
         );
