@@ -138,7 +138,9 @@ in
         `[ ]` schedules nothing. The service `backup-orchestrator-scheduled` runs
         `backup-orchestrator --yes`, follows the run and exits with its verdict (0 success,
         1 partial, 2 critical, 3 could not run), so a failed run leaves it failed and `OnFailure=`
-        can be attached to it. A missed schedule (host off) runs at the next boot.
+        can be attached to it. A missed schedule (host off) runs at the next boot. Stopping the
+        service stops only the following: the run belongs to PID 1 and goes on
+        (`backup-orchestrator cancel` stops it).
       '';
     };
   };
