@@ -14,7 +14,7 @@
 {
   description = "Runs a host's backup units in order, with limits and a verdict, before a deployment";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
     { self, nixpkgs }:
@@ -63,7 +63,7 @@
                 self.nixosModules.default
                 {
                   boot.isContainer = true;
-                  system.stateVersion = "25.11";
+                  system.stateVersion = "26.05";
                   services.backup-orchestrator = {
                     enable = true;
                     package = self.packages.${system}.agent;

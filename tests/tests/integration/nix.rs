@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use backup_orchestrator_tests::output_with_timeout;
+use backup_orchestrator_tests::{controller_binary, output_with_timeout};
 use serde_json::{Value, json};
 
 /// An evaluation takes well under a second; this only bounds a hung one.
@@ -602,4 +602,74 @@ fn nix_flake_gives_linux_both_binaries_and_darwin_the_controller_only() {
             .ok(),
         Some(Path::new("ansible-free-deploy/module.nix"))
     );
+}
+
+/// `installShellCompletion` and `installManPage` as nixpkgs' installShellFiles defines them, reduced
+/// to what the package calls: copy each file where the real hooks would put it.
+const INSTALL_SHELL_FILES_STAND_IN: &str = r#"
+installShellCompletion() {
+    local cmd=
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --cmd) cmd=$2; shift 2 ;;
+            --bash) install -D -m 0644 "$2" "$out/share/bash-completion/completions/$cmd.bash"; shift 2 ;;
+            --fish) install -D -m 0644 "$2" "$out/share/fish/vendor_completions.d/$cmd.fish"; shift 2 ;;
+            --zsh) install -D -m 0644 "$2" "$out/share/zsh/site-functions/_$cmd"; shift 2 ;;
+            *) echo "installShellCompletion: unexpected $1" >&2; return 1 ;;
+        esac
+    done
+}
+installManPage() {
+    install -D -m 0644 "$1" "$out/share/man/man1/$(basename "$1")"
+}
+"#;
+
+#[test]
+fn nix_package_post_install_makes_completions_and_man_page_with_the_controller() {
+    let out = eval_package(&json!(["controller"]), "1.91.0").unwrap_or_else(|e| panic!("{e}"));
+    let post_install = out["postInstall"].as_str().expect("postInstall");
+
+    // $out as the package would have it: the controller built from this tree in bin/.
+    let prefix = tempfile::tempdir().expect("temporary $out");
+    std::fs::create_dir(prefix.path().join("bin")).expect("bin/");
+    std::os::unix::fs::symlink(
+        controller_binary(),
+        prefix.path().join("bin/backup-orchestrator-ctl"),
+    )
+    .expect("link the controller");
+    let work = tempfile::tempdir().expect("build directory");
+    let mut bash = Command::new("bash");
+    bash.current_dir(work.path())
+        .env("out", prefix.path())
+        .args(["-euo", "pipefail", "-c"])
+        .arg(format!("{INSTALL_SHELL_FILES_STAND_IN}\n{post_install}"));
+    let run = output_with_timeout(&mut bash, NIX_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        run.status.success(),
+        "postInstall failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    for (file, needle) in [
+        (
+            "share/bash-completion/completions/backup-orchestrator-ctl.bash",
+            "complete -F",
+        ),
+        (
+            "share/fish/vendor_completions.d/backup-orchestrator-ctl.fish",
+            "complete -c backup-orchestrator-ctl",
+        ),
+        (
+            "share/zsh/site-functions/_backup-orchestrator-ctl",
+            "#compdef backup-orchestrator-ctl",
+        ),
+        (
+            "share/man/man1/backup-orchestrator-ctl.1",
+            ".TH backup-orchestrator-ctl 1",
+        ),
+    ] {
+        let text = std::fs::read_to_string(prefix.path().join(file))
+            .unwrap_or_else(|e| panic!("{file} not installed: {e}"));
+        assert!(text.contains(needle), "{file} lacks {needle:?}:\n{text}");
+    }
 }
