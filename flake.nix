@@ -2,7 +2,7 @@
 #
 #   nix build .#controller            # backup-orchestrator-ctl (Linux and macOS)
 #   nix build .#agent                 # backup-orchestrator (Linux only: it drives systemd)
-#   nix flake check                   # builds both (running the unit tests) and the module checks
+#   nix flake check                   # builds both (running the unit tests) and checks the module
 #
 # No flake.lock is committed: this repository is developed and tested offline, where no lock can be
 # generated. Nix writes flake.lock on first use (`nix flake lock`, or any `nix build`/`nix flake
@@ -77,7 +77,8 @@
             inherit (nixos) config;
             expectedRule = "deploy ALL=(root) NOPASSWD: ${lib.getExe self.packages.${system}.agent} serve";
           in
-          self.packages.${system}
+          # `default` is the other two in one: building it again would only repeat them.
+          removeAttrs self.packages.${system} [ "default" ]
           // {
             # The plan written out: built through `check-plan --no-host`, so this builds only if
             # the agent accepts it.
@@ -96,6 +97,6 @@
                 '';
           }
         )
-        // forSystems darwin (pkgs: self.packages.${pkgs.stdenv.hostPlatform.system});
+        // forSystems darwin (pkgs: { inherit (self.packages.${pkgs.stdenv.hostPlatform.system}) controller; });
     };
 }
