@@ -5,7 +5,7 @@ use backup_orchestrator_proto::{Event, LogLevel, exit_codes};
 use backup_orchestrator_render::Renderer;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::runlog::{FollowError, Follower, Liveness};
+use crate::runlog::{LogFollowError, Follower, Liveness};
 
 use super::CliError;
 
@@ -44,7 +44,7 @@ pub async fn render_run<L: Liveness>(
                     follower.run_id()
                 )));
             }
-            Err(e @ FollowError::Abandoned { .. }) => {
+            Err(e @ LogFollowError::Abandoned { .. }) => {
                 renderer
                     .message(LogLevel::Error, &e.to_string())
                     .map_err(CliError::output)?;

@@ -8,7 +8,7 @@ use tokio::signal::unix::SignalKind;
 
 use crate::ownership::{ActiveRun, OwnedRunArgs, OwnershipError, RunUnit};
 use crate::plan::Plan;
-use crate::runlog::{self, FollowError, FollowTimings, Follower, Layout, RunLogError};
+use crate::runlog::{self, LogFollowError, FollowTimings, Follower, Layout, RunLogError};
 
 use super::plan_file;
 
@@ -58,7 +58,7 @@ impl Host {
     }
 
     /// Follows `run_id`'s log from its start.
-    pub fn follow(&self, run_id: &str) -> Result<Follower<RunUnit>, FollowError> {
+    pub fn follow(&self, run_id: &str) -> Result<Follower<RunUnit>, LogFollowError> {
         Follower::open(
             &self.layout.events_path(run_id),
             run_id,

@@ -13,7 +13,7 @@ use super::{CliError, Host, StartError, error_chain, load_plan};
 use crate::cli::GlobalArgs;
 use crate::engine::Cancel;
 use crate::ownership::{OwnershipError, RunUnit};
-use crate::runlog::{self, FollowError, Follower};
+use crate::runlog::{self, LogFollowError, Follower};
 use crate::serve::{EventSource, RunSource, SessionEnd, refusal, serve as session};
 
 pub async fn serve(global: &GlobalArgs) -> Result<i32, CliError> {
@@ -166,7 +166,7 @@ impl EventSource for HostEvents {
             HostEvents::Buffered(events) => Ok(events.pop_front()),
             HostEvents::Live(follower) => follower.next().await.map_err(|e| {
                 let mut refused = refusal(RefusalKind::Internal, error_chain(&e));
-                if let FollowError::Abandoned { run_id } = &e {
+                if let LogFollowError::Abandoned { run_id } = &e {
                     refused.run_id = Some(run_id.clone());
                 }
                 refused

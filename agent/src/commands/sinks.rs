@@ -1,4 +1,4 @@
-//! Where the engine's events go ([`EventSink`]s), and [`execute_plan`], the one place the commands
+//! Where the engine's events go ([`RunEventSink`]s), and [`execute_plan`], the one place the commands
 //! call the engine.
 //!
 //! - [`RenderSink`]: a dry run on this terminal, rendered as it happens;
@@ -13,7 +13,7 @@ use backup_orchestrator_proto::{Envelope, Event, LogLevel, Summary};
 use backup_orchestrator_render::Renderer;
 
 use super::{CliError, hostname};
-use crate::engine::{self, Cancel, EngineOptions, EventSink};
+use crate::engine::{self, Cancel, EngineOptions, RunEventSink};
 use crate::journal::Journal;
 use crate::plan::Plan;
 use crate::runlog::{LogWriter, RunLogError, Stamper};
@@ -33,7 +33,7 @@ pub struct Execution<'a> {
 pub async fn execute_plan(
     execution: &Execution<'_>,
     systemd: &SystemdBus,
-    sink: &mut dyn EventSink,
+    sink: &mut dyn RunEventSink,
     cancel: Cancel,
 ) -> Summary {
     let options = EngineOptions {
@@ -72,7 +72,7 @@ impl<'r> RenderSink<'r> {
     }
 }
 
-impl EventSink for RenderSink<'_> {
+impl RunEventSink for RenderSink<'_> {
     fn emit(&mut self, event: Event) {
         let envelope = self.stamper.stamp(event);
         if self.error.is_none()
@@ -99,7 +99,7 @@ impl CollectSink {
     }
 }
 
-impl EventSink for CollectSink {
+impl RunEventSink for CollectSink {
     fn emit(&mut self, event: Event) {
         self.events.push(self.stamper.stamp(event));
     }
@@ -131,7 +131,7 @@ impl OwnedSink {
     }
 }
 
-impl EventSink for OwnedSink {
+impl RunEventSink for OwnedSink {
     fn emit(&mut self, event: Event) {
         self.journal.event(&event);
         if let Err(e) = self.writer.append(event)

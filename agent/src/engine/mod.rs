@@ -1,5 +1,5 @@
 //! The run engine: [`execute`] runs a [`Plan`] against a [`Systemd`] and reports every step as a
-//! typed [`Event`] to an [`EventSink`]. It never prints; renderers and the event log consume the
+//! typed [`Event`] to a [`RunEventSink`]. It never prints; renderers and the event log consume the
 //! events.
 //!
 //! # Run loop
@@ -47,12 +47,12 @@ use crate::systemd::Systemd;
 
 /// Receives the run's events in order. The caller wraps each in an `Envelope` (sequence
 /// number, timestamps).
-pub trait EventSink {
+pub trait RunEventSink {
     fn emit(&mut self, event: Event);
 }
 
 /// Collects the events, for tests and one-shot callers.
-impl EventSink for Vec<Event> {
+impl RunEventSink for Vec<Event> {
     fn emit(&mut self, event: Event) {
         self.push(event);
     }
@@ -118,7 +118,7 @@ pub async fn execute<S: Systemd>(
     plan: &Plan,
     systemd: &S,
     options: &EngineOptions,
-    sink: &mut dyn EventSink,
+    sink: &mut dyn RunEventSink,
     cancel: Cancel,
 ) -> Summary {
     run::Run::new(plan, systemd, options, sink, cancel)

@@ -23,7 +23,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Cancel, EngineOptions, EventSink};
+use super::{Cancel, EngineOptions, RunEventSink};
 use crate::plan::{Plan, Stage, pattern};
 use crate::preflight;
 use crate::systemd::{Systemd, SystemdError, UnitFinish, UnitWatch, is_running_state};
@@ -78,7 +78,7 @@ pub(super) struct Run<'a, S> {
     plan: &'a Plan,
     systemd: &'a S,
     options: &'a EngineOptions,
-    sink: RefCell<&'a mut dyn EventSink>,
+    sink: RefCell<&'a mut dyn RunEventSink>,
     cancel: Cancel,
     started: Instant,
     /// One per unit reached, in start order.
@@ -115,7 +115,7 @@ impl<'a, S: Systemd> Run<'a, S> {
         plan: &'a Plan,
         systemd: &'a S,
         options: &'a EngineOptions,
-        sink: &'a mut dyn EventSink,
+        sink: &'a mut dyn RunEventSink,
         cancel: Cancel,
     ) -> Self {
         Run {

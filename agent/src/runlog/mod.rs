@@ -27,7 +27,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use follow::{FollowError, FollowTimings, Follower, Liveness};
+pub use follow::{LogFollowError, FollowTimings, Follower, Liveness};
 pub use id::{is_run_id, new_run_id, started_at_of};
 pub use reader::{LogReader, read_all};
 pub use writer::{LogWriter, Stamper, write_summary};
