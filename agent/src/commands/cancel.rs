@@ -3,8 +3,9 @@
 
 use backup_orchestrator_proto::exit_codes;
 
-use super::{CliError, Host};
+use super::error::CliError;
 use crate::cli::GlobalArgs;
+use crate::runs::host::Host;
 
 pub async fn cancel(global: &GlobalArgs, stop_units: bool) -> Result<i32, CliError> {
     let host = Host::connect()

@@ -15,12 +15,14 @@ use std::time::{Instant, SystemTime};
 use backup_orchestrator_proto::{LogLevel, exit_codes};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use super::sinks::{Execution, OwnedSink, connect_systemd, execute_plan};
-use super::{CliError, error_chain, load_plan};
+use super::error::CliError;
+use super::output::load_plan;
 use crate::cli::GlobalArgs;
 use crate::engine::Cancel;
+use crate::error_chain::error_chain;
 use crate::journal::Journal;
 use crate::runlog::{self, KEEP_RUNS, Layout, LogWriter};
+use crate::runs::execute::{Execution, OwnedSink, connect_engine, execute_plan};
 
 pub async fn run_owned(global: &GlobalArgs, run_id: &str) -> Result<i32, CliError> {
     let started = Instant::now();
@@ -57,9 +59,10 @@ pub async fn run_owned(global: &GlobalArgs, run_id: &str) -> Result<i32, CliErro
             return Err(e.into());
         }
     };
-    let systemd = match connect_systemd().await {
+    let systemd = match connect_engine().await {
         Ok(systemd) => systemd,
         Err(e) => {
+            let e = CliError::could_not_run(&e);
             sink.log(LogLevel::Error, e.to_string());
             return Err(e);
         }

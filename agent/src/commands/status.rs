@@ -6,8 +6,9 @@ use std::io::Write;
 
 use backup_orchestrator_proto::{RunState, StatusReport, exit_codes};
 
-use super::{CliError, Host};
+use super::error::CliError;
 use crate::cli::GlobalArgs;
+use crate::runs::host::Host;
 
 pub async fn status(global: &GlobalArgs) -> Result<i32, CliError> {
     let host = Host::connect()

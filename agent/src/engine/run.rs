@@ -24,9 +24,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{Cancel, EngineOptions, RunEventSink};
+use crate::identity::SOFTWARE;
 use crate::plan::{Plan, Stage, pattern};
 use crate::preflight;
-use crate::systemd::{Systemd, SystemdError, UnitFinish, UnitWatch, is_running_state};
+use crate::systemd::active_state;
+use crate::systemd::{Systemd, SystemdError, UnitFinish, UnitWatch};
 
 /// A stage's discovery, started while the previous stage runs.
 type Discovery<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, SystemdError>> + 'a>>;
@@ -138,7 +140,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             run_id: self.options.run_id.clone(),
             host: self.options.host.clone(),
             started_at: self.options.started_at.clone(),
-            agent: format!("backup-orchestrator {}", env!("CARGO_PKG_VERSION")),
+            agent: SOFTWARE.to_owned(),
             dry_run: self.options.dry_run,
             plan: self.plan.outline(),
         }));
@@ -367,7 +369,7 @@ impl<'a, S: Systemd> Run<'a, S> {
                 return UnitEnd::Settled;
             }
         };
-        if is_running_state(&active_state) {
+        if active_state::is_running(&active_state) {
             let reason = format!("already {active_state}");
             self.skip(stage, &unit, &reason, &active_state);
             return UnitEnd::Settled;

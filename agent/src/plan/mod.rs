@@ -115,6 +115,23 @@ impl Plan {
         }
     }
 
+    /// The plan a command uses: `chosen` (`--plan FILE`, must exist), else the default path if it
+    /// exists, else the built-in plan.
+    pub fn load_chosen(chosen: Option<&Path>) -> Result<Plan, PlanError> {
+        match chosen {
+            Some(path) => {
+                Plan::load(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+            }
+            None => Plan::load_or_default(Path::new(DEFAULT_PLAN_PATH)),
+        }
+    }
+
+    /// The plan file a run started elsewhere must read (the one this was loaded from), `None` for
+    /// the built-in plan.
+    pub fn file(&self) -> Option<&Path> {
+        (self.source != BUILTIN_SOURCE).then(|| Path::new(self.source.as_str()))
+    }
+
     /// Parses and validates plan text; `source` names it in errors and in [`Plan::source`].
     pub fn parse(text: &str, source: &str) -> Result<Plan, PlanError> {
         parse::parse(text, source)

@@ -1,7 +1,7 @@
 //! The run's event log on disk: [`Layout`] (where runs live), [`LogWriter`] (the run appends),
 //! [`LogReader`] and [`Follower`] (everyone else reads).
 //!
-//! A run is owned by PID 1 (see [`crate::ownership`]), not by whoever asked for it, so the log is the
+//! A run is owned by PID 1 (see [`crate::runs::unit`]), not by whoever asked for it, so the log is the
 //! only channel between the run and its audience. Each event is one proto frame
 //! (`backup_orchestrator_proto::codec::encode_frame`), appended with a single `write` and no user-space
 //! buffering, so a follower sees every event as soon as the engine emits it. Any number of followers
@@ -27,7 +27,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use follow::{LogFollowError, FollowTimings, Follower, Liveness};
+pub use follow::{FollowTimings, Follower, Liveness, LogFollowError};
 pub use id::{is_run_id, new_run_id, started_at_of};
 pub use reader::{LogReader, read_all};
 pub use writer::{LogWriter, Stamper, write_summary};

@@ -1,5 +1,18 @@
-//! What the engine asks of systemd: the [`Systemd`] trait, and [`SystemdBus`], its
-//! implementation over D-Bus (zbus).
+//! The agent's only way to systemd: the [`Systemd`] trait the engine asks, [`SystemdBus`], its
+//! implementation over D-Bus (zbus), and the run unit's calls (`transient.rs`), all on the
+//! process's one [`SystemdConnection`].
+//!
+//! ```text
+//!  connection.rs    SystemdConnection: one system-bus connection per process, Manager proxy
+//!  bus.rs           SystemdBus: the engine's calls (discover, states, start + watch, stop)
+//!  signals.rs       the one signal stream and what it keeps (job ends, units' states)
+//!  unit_state.rs    a started unit's state as announced or read, and its UnitFinish
+//!  active_state.rs  what an ActiveState means: is_alive / is_running, defined once
+//!  transient.rs     the run unit: StartTransientUnit, GetUnit + its state, KillUnit, ResetFailed
+//!  names.rs         bus name, interfaces, unit object paths
+//!  proxies.rs       the D-Bus interfaces (zbus proxies)
+//!  unit_files.rs    unit files matching a stage's globs
+//! ```
 //!
 //! The trait is small on purpose: discover units, read their `ActiveState`s, start one and
 //! watch it to its end, stop one. The engine's tests drive a deterministic in-memory
@@ -27,26 +40,25 @@
 //! The signal stream is in place before the first `StartUnit`: a fast job's `JobRemoved` would
 //! otherwise be lost (systemd broadcasts it once). systemd sends a unit's pending
 //! `PropertiesChanged` before its job's `JobRemoved`, so the unit's end is known when the job's end
-//! arrives: no property reads, no `RefUnit` to keep a finished oneshot loaded (see `bus.rs`). No
+//! arrives: no property reads, no `RefUnit` to keep a finished oneshot loaded (see `signals.rs`). No
 //! polling, no `systemctl`.
 
+pub mod active_state;
 mod bus;
+mod connection;
+mod names;
 mod proxies;
+mod signals;
+mod transient;
 mod unit_files;
+mod unit_state;
 
 #[cfg(test)]
 pub(crate) mod fake;
 
 pub use bus::SystemdBus;
-
-/// `ActiveState`s of a unit that is running (or about to): a stage skips such a unit rather than
-/// start it a second time.
-pub const RUNNING_STATES: [&str; 4] = ["active", "activating", "reloading", "refreshing"];
-
-/// Whether `active_state` is one of [`RUNNING_STATES`].
-pub fn is_running_state(active_state: &str) -> bool {
-    RUNNING_STATES.contains(&active_state)
-}
+pub use connection::SystemdConnection;
+pub use transient::{TransientService, TransientStart, UnitSnapshot};
 
 /// The host's service manager, as the engine uses it.
 ///
