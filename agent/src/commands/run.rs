@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
-use backup_orchestrator_proto::Event;
+use backup_orchestrator_render::run_preview;
 
 use super::error::CliError;
 use super::follow;
@@ -111,32 +111,7 @@ async fn confirm(host: &Host, plan: &Plan) -> Result<(), CliError> {
     };
     let mut sink = CollectSink::new(Instant::now());
     execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
-    let host = hostname();
-    let mut preview = format!("Plan {} on {host}:\n", plan.source);
-    for envelope in &sink.events {
-        match &envelope.event {
-            Event::PreflightCheck(c) => preview.push_str(&format!(
-                "  preflight: {} needs {} GiB free\n",
-                c.path,
-                c.min_free_bytes / (1024 * 1024 * 1024)
-            )),
-            Event::StageStarted(s) => preview.push_str(&format!(
-                "  stage {} {}: {}\n",
-                s.index + 1,
-                s.name,
-                if s.units.is_empty() {
-                    "no units found".to_owned()
-                } else {
-                    s.units.join(", ")
-                }
-            )),
-            _ => {}
-        }
-    }
-    preview.push_str(&format!(
-        "Run {} stages on {host} now? [y/N] ",
-        plan.stages.len()
-    ));
+    let preview = run_preview(&plan.source, &hostname(), &sink.events, plan.stages.len());
     let mut stderr = io::stderr().lock();
     let _ = stderr.write_all(preview.as_bytes());
     let _ = stderr.flush();

@@ -18,6 +18,7 @@ use backup_orchestrator_proto::event::{
     Event, Log, PreflightCheck, RunFinished, RunStarted, UnitFinished, UnitSkipped,
 };
 use backup_orchestrator_proto::summary::{Outcome, Summary, UnitReport, Verdict};
+use backup_orchestrator_render::preflight_failure;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Notify;
@@ -128,7 +129,7 @@ impl<'a, S: Systemd> Run<'a, S> {
         for disk in &self.plan.preflight {
             let check: PreflightCheck = preflight::check(disk).await;
             if !check.passed {
-                failures.push(preflight::failure_reason(&check));
+                failures.push(preflight_failure(&check));
             }
             self.emit(Event::PreflightCheck(check));
         }

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use backup_orchestrator_proto::{
     Envelope, Refusal, RefusalKind, RunOptions, StatusReport, exit_codes,
 };
+use backup_orchestrator_render::NOTHING_TO_CANCEL;
 
 use super::execute::{CollectSink, Execution, execute_plan};
 use super::host::{Host, StartError};
@@ -130,10 +131,7 @@ impl RunSource for HostRuns {
             .map_err(internal)?
         {
             Some(active) => Ok(active.run_id.unwrap_or_default()),
-            None => Err(refusal(
-                RefusalKind::NoRun,
-                "no backup run in progress on this host: nothing to cancel",
-            )),
+            None => Err(refusal(RefusalKind::NoRun, NOTHING_TO_CANCEL)),
         }
     }
 }
