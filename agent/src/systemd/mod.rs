@@ -9,6 +9,7 @@
 //!  unit_state.rs    a started unit's state as announced or read, and its UnitFinish
 //!  active_state.rs  what an ActiveState means: is_alive / is_running, defined once
 //!  transient.rs     the run unit: StartTransientUnit, GetUnit + its state, KillUnit, ResetFailed
+//!  sender_check.rs  which signals are systemd's (any client may send us one)
 //!  names.rs         bus name, interfaces, unit object paths
 //!  proxies.rs       the D-Bus interfaces (zbus proxies)
 //!  unit_files.rs    unit files matching a stage's globs
@@ -48,6 +49,7 @@ mod bus;
 mod connection;
 mod names;
 mod proxies;
+mod sender_check;
 mod signals;
 mod transient;
 mod unit_files;

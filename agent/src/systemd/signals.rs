@@ -26,21 +26,20 @@
 //! Signals are checked to come from the current owner of `org.freedesktop.systemd1`: any client
 //! may send a signal straight to us.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::StreamExt;
 use tokio::sync::{oneshot, watch};
-use zbus::fdo::{DBusProxy, PropertiesChanged};
+use zbus::fdo::PropertiesChanged;
 use zbus::message::Type;
-use zbus::names::BusName;
-use zbus::proxy::CacheProperties;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
 use super::SystemdError;
 use super::names::{SYSTEMD, UNIT_INTERFACE, UNIT_PATH_PREFIX, type_interface, unit_object_path};
 use super::proxies::{JobRemoved, ManagerProxy};
+use super::sender_check::SenderCheck;
 use super::unit_state::UnitState;
 
 /// Room in the signal stream's queue. The task empties it continuously; this only absorbs bursts
@@ -76,22 +75,10 @@ pub(crate) async fn start(
         .sender(SYSTEMD)
         .build()
         .map_err(subscribe)?;
-    let sender_check = async {
-        let dbus = DBusProxy::builder(conn)
-            .cache_properties(CacheProperties::No)
-            .build()
-            .await?;
-        let owner = dbus.get_name_owner(BusName::try_from(SYSTEMD)?).await?;
-        Ok::<_, zbus::Error>(SenderCheck {
-            dbus,
-            owner: owner.to_string(),
-            strangers: HashSet::new(),
-        })
-    };
     let (stream, (), sender_check) = tokio::try_join!(
         MessageStream::for_match_rule(rule, conn, Some(SIGNAL_QUEUE)),
         async { manager.subscribe().await },
-        sender_check,
+        SenderCheck::new(conn),
     )
     .map_err(subscribe)?;
     let signals = Arc::new(Signals::default());
@@ -317,44 +304,6 @@ impl Drop for Follow {
                 state.units.remove(&self.path);
             }
         }
-    }
-}
-
-/// Tells systemd's signals from signals other clients send straight to us (any client may).
-#[derive(Debug)]
-struct SenderCheck {
-    dbus: DBusProxy<'static>,
-    /// The unique name of systemd's connection.
-    owner: String,
-    /// Senders found not to be systemd: not asked about again.
-    strangers: HashSet<String>,
-}
-
-impl SenderCheck {
-    async fn is_systemd(&mut self, msg: &Message) -> bool {
-        let Some(sender) = msg.header().sender().map(|s| s.to_string()) else {
-            return false;
-        };
-        if sender == self.owner {
-            return true;
-        }
-        if self.strangers.contains(&sender) {
-            return false;
-        }
-        // systemd re-executed (and reconnected), or another client sent us a signal.
-        let now = match BusName::try_from(SYSTEMD) {
-            Ok(name) => self.dbus.get_name_owner(name).await.ok(),
-            Err(_) => None,
-        };
-        if now.is_some_and(|now| now.as_str() == sender) {
-            self.owner = sender;
-            return true;
-        }
-        if self.strangers.len() >= 64 {
-            self.strangers.clear();
-        }
-        self.strangers.insert(sender);
-        false
     }
 }
 
