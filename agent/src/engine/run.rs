@@ -24,7 +24,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Cancel, EngineOptions, RunEventSink};
+use super::inputs::{Cancel, EngineOptions, RunEventSink};
 use crate::error_chain::error_chain;
 use crate::identity::SOFTWARE;
 use crate::plan::{Plan, Stage};

@@ -27,7 +27,8 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use super::{LogReader, RunLogError};
+use super::error::RunLogError;
+use super::reader::LogReader;
 
 /// Whether a run's process is still there to append to its log.
 #[allow(async_fn_in_trait)] // used with concrete types only; no Send bound needed on one thread

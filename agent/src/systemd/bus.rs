@@ -26,12 +26,13 @@ use zbus::names::InterfaceName;
 use zbus::proxy::CacheProperties;
 use zbus::{ObjectPath, OwnedVariant};
 
+use super::api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 use super::connection::SystemdConnection;
 use super::names::{SERVICE_INTERFACE, SYSTEMD, UNIT_INTERFACE};
 use super::proxies::ManagerProxy;
 use super::signals::{self, AbortOnDrop, Follow, Signals};
+use super::unit_files;
 use super::unit_state::{UnitState, still_running};
-use super::{Systemd, SystemdError, UnitFinish, UnitWatch, unit_files};
 use crate::plan::pattern;
 
 /// systemd's manager on the system bus, with its signals followed. Cheap to clone (one shared

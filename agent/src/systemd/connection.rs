@@ -8,7 +8,7 @@
 use zbus::Connection;
 use zbus::proxy::CacheProperties;
 
-use super::SystemdError;
+use super::api::SystemdError;
 use super::proxies::ManagerProxy;
 
 /// A connection to the system bus with systemd's manager on it. Cheap to clone (shared).

@@ -36,7 +36,7 @@ use zbus::fdo::PropertiesChanged;
 use zbus::message::Type;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
-use super::SystemdError;
+use super::api::SystemdError;
 use super::names::{SYSTEMD, UNIT_INTERFACE, UNIT_PATH_PREFIX, type_interface, unit_object_path};
 use super::proxies::{JobRemoved, ManagerProxy};
 use super::sender_check::SenderCheck;

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use zbus::Variant;
 
-use super::UnitFinish;
 use super::active_state;
+use super::api::UnitFinish;
 use super::names::{SERVICE_INTERFACE, UNIT_INTERFACE};
 
 /// Whether a unit is still running: `active` (except a oneshot with `RemainAfterExit=yes`, whose
