@@ -6,6 +6,7 @@
 //!  unit.rs         RunUnit: the transient unit that owns a run and is the host's run lock
 //!  status.rs       a run's StatusReport from its events
 //!  execute.rs      execute_plan, the one call of the engine, and the sinks its events go to
+//!  owned.rs        run_owned: the run inside its unit (signals → cancel, event log, summary)
 //!  session.rs      the controller's session on a byte stream (protocol side), over a RunSource
 //!  host_source.rs  HostRuns: this host's runs as that RunSource
 //! ```
@@ -15,6 +16,7 @@
 pub mod execute;
 pub mod host;
 pub mod host_source;
+pub mod owned;
 pub mod session;
 pub mod status;
 pub mod unit;
