@@ -65,6 +65,8 @@ pub enum OwnershipError {
     Connect(#[from] SystemdError),
     #[error("another backup run is in progress on this host: {}", active.describe())]
     InProgress { active: ActiveRun },
+    #[error("ask systemd to start the run (cannot find this program's path)")]
+    ProgramPath(#[source] std::io::Error),
     #[error("ask systemd to {action}")]
     Bus {
         action: &'static str,
@@ -100,10 +102,7 @@ impl RunUnit {
     /// Starts `run-owned` for `run_id` as [`RUN_UNIT`], or says which run already holds the lock.
     pub async fn start(&self, run_id: &str, args: &OwnedRunArgs<'_>) -> Result<(), OwnershipError> {
         let exe = std::env::current_exe()
-            .map_err(|e| OwnershipError::Bus {
-                action: "start the run (cannot find this program's path)",
-                source: zbus::Error::InputOutput(e.into()),
-            })?
+            .map_err(OwnershipError::ProgramPath)?
             .to_string_lossy()
             .into_owned();
         let description = format!("{DESCRIPTION_PREFIX}{run_id}");
