@@ -59,38 +59,10 @@ pub async fn check(disk: &DiskCheck) -> PreflightCheck {
     }
 }
 
-/// Why a failed check failed, for `Summary::critical_reason`:
-/// `insufficient space on /mnt/nas-backup: 12.0 GiB available, need 50.0 GiB`.
-pub fn failure_reason(check: &PreflightCheck) -> String {
-    match (&check.error, check.free_bytes) {
-        (Some(error), _) => format!("cannot check free space on {}: {error}", check.path),
-        (None, Some(free)) => format!(
-            "insufficient space on {}: {} available, need {}",
-            check.path,
-            format_bytes(free),
-            format_bytes(check.min_free_bytes)
-        ),
-        (None, None) => format!("cannot check free space on {}", check.path),
-    }
-}
-
-/// `512 B`, `12.0 GiB`: binary units, one decimal.
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
+    use backup_orchestrator_render::preflight_failure;
+
     use super::*;
 
     #[test]
@@ -115,7 +87,7 @@ mod tests {
         assert!(!check.passed);
         assert_eq!(check.free_bytes, None);
         assert!(check.error.is_some());
-        assert!(failure_reason(&check).starts_with("cannot check free space on /nonexistent"));
+        assert!(preflight_failure(&check).starts_with("cannot check free space on /nonexistent"));
     }
 
     #[tokio::test]
@@ -134,13 +106,6 @@ mod tests {
         .await;
         assert!(!too_small.passed);
         assert!(too_small.free_bytes.is_some());
-        assert!(failure_reason(&too_small).starts_with("insufficient space on"));
-    }
-
-    #[test]
-    fn format_bytes_uses_binary_units() {
-        assert_eq!(format_bytes(512), "512 B");
-        assert_eq!(format_bytes(50 << 30), "50.0 GiB");
-        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert!(preflight_failure(&too_small).starts_with("insufficient space on"));
     }
 }

@@ -1,7 +1,10 @@
 //! `attach [RUN_ID]`: replay a run from its start and follow it live; exit with its exit code.
 
-use super::{CliError, Host, follow, renderer};
+use super::error::CliError;
+use super::follow;
+use super::output::renderer;
 use crate::cli::GlobalArgs;
+use crate::runs::host::Host;
 
 pub async fn attach(global: &GlobalArgs, requested: Option<&str>) -> Result<i32, CliError> {
     if let Some(id) = requested

@@ -6,7 +6,8 @@ use std::time::Duration;
 use backup_orchestrator_proto::{Event, exit_codes};
 use backup_orchestrator_render::demo_events;
 
-use super::{CliError, renderer};
+use super::error::CliError;
+use super::output::renderer;
 use crate::cli::GlobalArgs;
 
 pub async fn debug_render(global: &GlobalArgs) -> Result<i32, CliError> {

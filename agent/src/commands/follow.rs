@@ -5,9 +5,8 @@ use backup_orchestrator_proto::{Event, LogLevel, exit_codes};
 use backup_orchestrator_render::Renderer;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::runlog::{FollowError, Follower, Liveness};
-
-use super::CliError;
+use super::error::CliError;
+use crate::runlog::{Follower, Liveness, LogFollowError};
 
 /// Shows every event of the run and returns its exit code.
 pub async fn render_run<L: Liveness>(
@@ -44,7 +43,7 @@ pub async fn render_run<L: Liveness>(
                     follower.run_id()
                 )));
             }
-            Err(e @ FollowError::Abandoned { .. }) => {
+            Err(e @ LogFollowError::Abandoned { .. }) => {
                 renderer
                     .message(LogLevel::Error, &e.to_string())
                     .map_err(CliError::output)?;

@@ -11,15 +11,19 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
-use backup_orchestrator_proto::Event;
+use backup_orchestrator_render::run_preview;
 
-use super::sinks::{CollectSink, Execution, RenderSink, connect_systemd, execute_plan};
-use super::{CliError, Host, StartError, follow, hostname, load_plan, renderer};
+use super::error::CliError;
+use super::follow;
+use super::output::{load_plan, renderer};
 use crate::cli::GlobalArgs;
 use crate::engine::Cancel;
-use crate::ownership::OwnershipError;
+use crate::identity::hostname;
 use crate::plan::Plan;
 use crate::runlog;
+use crate::runs::execute::{CollectSink, Execution, RenderSink, connect_engine, execute_plan};
+use crate::runs::host::{Host, StartError};
+use crate::runs::unit::OwnershipError;
 
 pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     let plan = load_plan(global)?;
@@ -45,7 +49,7 @@ pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
         {
             return Err(in_progress(OwnershipError::InProgress { active }));
         }
-        confirm(&plan).await?;
+        confirm(&host, &plan).await?;
     }
     let run_id = match host.start(&plan, global.stop_units_on_timeout).await {
         Ok(run_id) => run_id,
@@ -69,7 +73,9 @@ fn in_progress(e: OwnershipError) -> CliError {
 async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
     let now = SystemTime::now();
     let run_id = runlog::new_run_id(now);
-    let systemd = connect_systemd().await?;
+    let systemd = connect_engine()
+        .await
+        .map_err(|e| CliError::could_not_run(&e))?;
     let mut renderer = renderer(global);
     let execution = Execution {
         plan,
@@ -89,10 +95,13 @@ async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
 
 /// Shows what would run (a dry run's stages) and asks `Run N stages on HOST now? [y/N]` on the
 /// terminal.
-async fn confirm(plan: &Plan) -> Result<(), CliError> {
+async fn confirm(host: &Host, plan: &Plan) -> Result<(), CliError> {
     let now = SystemTime::now();
     let run_id = runlog::new_run_id(now);
-    let systemd = connect_systemd().await?;
+    let systemd = host
+        .systemd()
+        .await
+        .map_err(|e| CliError::could_not_run(&e))?;
     let execution = Execution {
         plan,
         run_id: &run_id,
@@ -102,32 +111,7 @@ async fn confirm(plan: &Plan) -> Result<(), CliError> {
     };
     let mut sink = CollectSink::new(Instant::now());
     execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
-    let host = hostname();
-    let mut preview = format!("Plan {} on {host}:\n", plan.source);
-    for envelope in &sink.events {
-        match &envelope.event {
-            Event::PreflightCheck(c) => preview.push_str(&format!(
-                "  preflight: {} needs {} GiB free\n",
-                c.path,
-                c.min_free_bytes / (1024 * 1024 * 1024)
-            )),
-            Event::StageStarted(s) => preview.push_str(&format!(
-                "  stage {} {}: {}\n",
-                s.index + 1,
-                s.name,
-                if s.units.is_empty() {
-                    "no units found".to_owned()
-                } else {
-                    s.units.join(", ")
-                }
-            )),
-            _ => {}
-        }
-    }
-    preview.push_str(&format!(
-        "Run {} stages on {host} now? [y/N] ",
-        plan.stages.len()
-    ));
+    let preview = run_preview(&plan.source, &hostname(), &sink.events, plan.stages.len());
     let mut stderr = io::stderr().lock();
     let _ = stderr.write_all(preview.as_bytes());
     let _ = stderr.flush();

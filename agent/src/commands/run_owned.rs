@@ -1,131 +1,17 @@
-//! `run-owned --run-id ID` (hidden): the run itself, executed by PID 1 in the transient unit
-//! `backup-orchestrator-run.service` that the CLI or `serve` started.
-//!
-//! ```text
-//!  signal handlers (SIGUSR1: start no more units, SIGUSR2: also stop running ones,
-//!                   SIGTERM: start no more) ── installed first: the default action would kill us
-//!  runs/<id>/events ready, `current` = id, older runs beyond the last 20 deleted
-//!  engine::execute ──events──▶ OwnedSink ──▶ events file (one frame per event, unbuffered)
-//!                                        └─▶ journal (RUN_ID=<id>)
-//!  summary.json written; exit 0 (the verdict is in the summary, not the unit's exit status)
-//! ```
+//! `run-owned --run-id ID` (hidden): the run itself, inside its transient unit
+//! ([`crate::runs::owned`]); exit 0 whatever its verdict (that is in its summary).
 
-use std::time::{Instant, SystemTime};
+use backup_orchestrator_proto::exit_codes;
 
-use backup_orchestrator_proto::{LogLevel, exit_codes};
-use tokio::signal::unix::{Signal, SignalKind, signal};
-
-use super::sinks::{Execution, OwnedSink, connect_systemd, execute_plan};
-use super::{CliError, error_chain, load_plan};
+use super::error::CliError;
 use crate::cli::GlobalArgs;
-use crate::engine::Cancel;
-use crate::journal::Journal;
-use crate::runlog::{self, KEEP_RUNS, Layout, LogWriter};
+use crate::runs::owned::{OwnedRunError, run_owned as run};
 
 pub async fn run_owned(global: &GlobalArgs, run_id: &str) -> Result<i32, CliError> {
-    let started = Instant::now();
-    let started_at = SystemTime::now();
-    let mut signals = CancelSignals::install()?;
-    if !runlog::is_run_id(run_id) {
-        return Err(CliError::Usage(format!("{run_id:?} is not a run id")));
-    }
-    let journal = Journal::open(run_id);
-    let layout = Layout::system();
-    let prepared = layout
-        .prepare(run_id)
-        .and_then(|events| layout.write_current(run_id).map(|()| events))
-        .and_then(|events| LogWriter::open(&events, started));
-    let writer = match prepared {
-        Ok(writer) => writer,
-        Err(e) => {
-            let message = format!("run {run_id} cannot write its log: {}", error_chain(&e));
-            journal.error(&message);
-            return Err(CliError::CouldNotRun(message));
-        }
-    };
-    for old in layout.retain(KEEP_RUNS, run_id) {
-        tracing::info!("deleted the log of old run {old}");
-    }
-    let mut sink = OwnedSink::new(writer, journal);
-
-    // The starter checked the plan; a file changed since then ends the run here, said in its log.
-    let plan = match load_plan(global) {
-        Ok(plan) => plan,
-        Err(e) => {
-            let message = format!("the plan became invalid: {}", error_chain(&e));
-            sink.log(LogLevel::Error, message);
-            return Err(e.into());
-        }
-    };
-    let systemd = match connect_systemd().await {
-        Ok(systemd) => systemd,
-        Err(e) => {
-            sink.log(LogLevel::Error, e.to_string());
-            return Err(e);
-        }
-    };
-
-    let cancel = Cancel::new();
-    let execution = Execution {
-        plan: &plan,
-        run_id,
-        dry_run: false,
-        stop_units_on_timeout: global.stop_units_on_timeout,
-        started_at,
-    };
-    let summary = {
-        let engine = execute_plan(&execution, &systemd, &mut sink, cancel.clone());
-        tokio::pin!(engine);
-        loop {
-            tokio::select! {
-                summary = &mut engine => break summary,
-                stop_units = signals.next() => {
-                    tracing::info!("cancel requested (stop units: {stop_units})");
-                    cancel.start_no_more();
-                    if stop_units {
-                        cancel.stop_units();
-                    }
-                }
-            }
-        }
-    };
-
-    let summary_path = layout.summary_path(run_id);
-    if let Err(e) = runlog::write_summary(&summary_path, &summary) {
-        tracing::error!("{}", error_chain(&e));
-    }
-    if let Some(e) = sink.error.take() {
-        return Err(CliError::could_not_run(&e));
-    }
-    Ok(exit_codes::SUCCESS)
-}
-
-/// The signals `cancel` (and `systemctl stop`) send the run.
-struct CancelSignals {
-    usr1: Signal,
-    usr2: Signal,
-    term: Signal,
-}
-
-impl CancelSignals {
-    fn install() -> Result<CancelSignals, CliError> {
-        let install = |kind: SignalKind| {
-            signal(kind)
-                .map_err(|e| CliError::CouldNotRun(format!("install a signal handler: {e}")))
-        };
-        Ok(CancelSignals {
-            usr1: install(SignalKind::user_defined1())?,
-            usr2: install(SignalKind::user_defined2())?,
-            term: install(SignalKind::terminate())?,
-        })
-    }
-
-    /// The next cancel request; `true` when the running units are to be stopped too.
-    async fn next(&mut self) -> bool {
-        tokio::select! {
-            _ = self.usr1.recv() => false,
-            _ = self.usr2.recv() => true,
-            _ = self.term.recv() => false,
-        }
+    match run(run_id, global.plan.as_deref(), global.stop_units_on_timeout).await {
+        Ok(()) => Ok(exit_codes::SUCCESS),
+        Err(e @ OwnedRunError::NotARunId { .. }) => Err(CliError::Usage(e.to_string())),
+        Err(OwnedRunError::Plan(e)) => Err(CliError::Plan(e)),
+        Err(e) => Err(CliError::could_not_run(&e)),
     }
 }

@@ -1,26 +1,14 @@
-//! `serve`: the controller's session ([`crate::serve`]) on stdin/stdout, with this host's runs as
-//! its [`RunSource`] ([`HostRuns`]).
+//! `serve`: the controller's session ([`crate::runs::session`]) on stdin/stdout, with this host's
+//! runs as its source ([`HostRuns`]).
 
-use std::collections::VecDeque;
-use std::time::{Instant, SystemTime};
-
-use backup_orchestrator_proto::{
-    Envelope, Refusal, RefusalKind, RunOptions, StatusReport, exit_codes,
-};
-
-use super::sinks::{CollectSink, Execution, connect_systemd, execute_plan};
-use super::{CliError, Host, StartError, error_chain, load_plan};
+use super::error::CliError;
 use crate::cli::GlobalArgs;
-use crate::engine::Cancel;
-use crate::ownership::{OwnershipError, RunUnit};
-use crate::runlog::{self, FollowError, Follower};
-use crate::serve::{EventSource, RunSource, SessionEnd, refusal, serve as session};
+use crate::error_chain::error_chain;
+use crate::runs::host_source::HostRuns;
+use crate::runs::session::{SessionEnd, serve as session};
 
 pub async fn serve(global: &GlobalArgs) -> Result<i32, CliError> {
-    let mut runs = HostRuns {
-        global: global.clone(),
-        host: None,
-    };
+    let mut runs = HostRuns::new(global.plan.clone());
     let end = session(tokio::io::stdin(), tokio::io::stdout(), &mut runs).await;
     match &end {
         SessionEnd::Done | SessionEnd::PeerGone => {}
@@ -33,144 +21,4 @@ pub async fn serve(global: &GlobalArgs) -> Result<i32, CliError> {
         }
     }
     Ok(end.exit_code())
-}
-
-/// This host's runs, for a controller.
-#[derive(Debug)]
-pub struct HostRuns {
-    global: GlobalArgs,
-    host: Option<Host>,
-}
-
-impl HostRuns {
-    async fn host(&mut self) -> Result<&Host, Refusal> {
-        if self.host.is_none() {
-            let host = Host::connect().await.map_err(internal)?;
-            self.host = Some(host);
-        }
-        Ok(self.host.as_ref().expect("connected above"))
-    }
-}
-
-fn internal(e: OwnershipError) -> Refusal {
-    refusal(RefusalKind::Internal, error_chain(&e))
-}
-
-impl RunSource for HostRuns {
-    type Events = HostEvents;
-
-    async fn run(&mut self, options: RunOptions) -> Result<HostEvents, Refusal> {
-        // Checked before anything is started or locked.
-        let plan = load_plan(&self.global).map_err(|e| {
-            refusal(
-                RefusalKind::PlanInvalid,
-                format!("the host's plan is invalid: {}", error_chain(&e)),
-            )
-        })?;
-        if options.dry_run {
-            let now = SystemTime::now();
-            let run_id = runlog::new_run_id(now);
-            let systemd = connect_systemd()
-                .await
-                .map_err(|e| refusal(RefusalKind::Internal, e.to_string()))?;
-            let execution = Execution {
-                plan: &plan,
-                run_id: &run_id,
-                dry_run: true,
-                stop_units_on_timeout: options.stop_units_on_timeout,
-                started_at: now,
-            };
-            let mut sink = CollectSink::new(Instant::now());
-            execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
-            return Ok(HostEvents::Buffered(sink.events.into()));
-        }
-        let host = self.host().await?;
-        let run_id = match host.start(&plan, options.stop_units_on_timeout).await {
-            Ok(run_id) => run_id,
-            Err(StartError::Ownership(OwnershipError::InProgress { active })) => {
-                return Err(Refusal {
-                    kind: RefusalKind::RunInProgress,
-                    message: format!(
-                        "another backup run is in progress on this host: {}; attach to it instead",
-                        active.describe()
-                    ),
-                    run_id: active.run_id,
-                    started_at: active.started_at,
-                    exit_code: exit_codes::COULD_NOT_RUN,
-                });
-            }
-            Err(e) => return Err(refusal(RefusalKind::Internal, error_chain(&e))),
-        };
-        follow(host, &run_id)
-    }
-
-    async fn attach(&mut self, run_id: Option<String>) -> Result<HostEvents, Refusal> {
-        if let Some(id) = &run_id
-            && !runlog::is_run_id(id)
-        {
-            return Err(refusal(
-                RefusalKind::NoRun,
-                format!("{id:?} is not a run id"),
-            ));
-        }
-        let host = self.host().await?;
-        let Some(id) = host.resolve(run_id.as_deref()).await.map_err(internal)? else {
-            return Err(refusal(
-                RefusalKind::NoRun,
-                match run_id {
-                    Some(id) => format!("no run {id} on this host"),
-                    None => "no backup run on this host yet".to_owned(),
-                },
-            ));
-        };
-        follow(host, &id)
-    }
-
-    async fn status(&mut self) -> Result<StatusReport, Refusal> {
-        self.host().await?.status().await.map_err(internal)
-    }
-
-    async fn cancel(&mut self, stop_units: bool) -> Result<String, Refusal> {
-        match self
-            .host()
-            .await?
-            .cancel(stop_units)
-            .await
-            .map_err(internal)?
-        {
-            Some(active) => Ok(active.run_id.unwrap_or_default()),
-            None => Err(refusal(
-                RefusalKind::NoRun,
-                "no backup run in progress on this host: nothing to cancel",
-            )),
-        }
-    }
-}
-
-fn follow(host: &Host, run_id: &str) -> Result<HostEvents, Refusal> {
-    host.follow(run_id)
-        .map(|f| HostEvents::Live(Box::new(f)))
-        .map_err(|e| refusal(RefusalKind::Internal, error_chain(&e)))
-}
-
-/// A run's events for the session: a dry run's, already complete, or a real run's log, followed.
-#[derive(Debug)]
-pub enum HostEvents {
-    Buffered(VecDeque<Envelope>),
-    Live(Box<Follower<RunUnit>>),
-}
-
-impl EventSource for HostEvents {
-    async fn next(&mut self) -> Result<Option<Envelope>, Refusal> {
-        match self {
-            HostEvents::Buffered(events) => Ok(events.pop_front()),
-            HostEvents::Live(follower) => follower.next().await.map_err(|e| {
-                let mut refused = refusal(RefusalKind::Internal, error_chain(&e));
-                if let FollowError::Abandoned { run_id } = &e {
-                    refused.run_id = Some(run_id.clone());
-                }
-                refused
-            }),
-        }
-    }
 }

@@ -1,5 +1,5 @@
 //! The run engine: [`execute`] runs a [`Plan`] against a [`Systemd`] and reports every step as a
-//! typed [`Event`] to an [`EventSink`]. It never prints; renderers and the event log consume the
+//! typed [`Event`] to a [`RunEventSink`]. It never prints; renderers and the event log consume the
 //! events.
 //!
 //! # Run loop
@@ -36,78 +36,15 @@
 //! for. `stop_units`: the same, and a stop job is queued for every unit this run started that is
 //! still running. Either makes `Summary::cancelled` true.
 
+mod inputs;
 mod run;
 
-use backup_orchestrator_proto::event::Event;
 use backup_orchestrator_proto::summary::Summary;
-use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
 use crate::systemd::Systemd;
 
-/// Receives the run's events in order. The caller wraps each in an `Envelope` (sequence
-/// number, timestamps).
-pub trait EventSink {
-    fn emit(&mut self, event: Event);
-}
-
-/// Collects the events, for tests and one-shot callers.
-impl EventSink for Vec<Event> {
-    fn emit(&mut self, event: Event) {
-        self.push(event);
-    }
-}
-
-/// How to run, and the run's identity (echoed in `RunStarted` and the summary).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EngineOptions {
-    /// Preflight, discovery and skips as usual, but start and stop nothing: the units that
-    /// would start are reported `planned`.
-    pub dry_run: bool,
-    /// Queue a stop job for a unit that passes its stage's timeout (by default it is left
-    /// running: a slow backup is better than a killed one).
-    pub stop_units_on_timeout: bool,
-    pub host: String,
-    pub run_id: String,
-    /// RFC 3339, UTC.
-    pub started_at: String,
-}
-
-/// Cancellation of a run in progress; see the module doc. Clones share their state: hand one to
-/// [`execute`], call [`Cancel::start_no_more`] or [`Cancel::stop_units`] on another. Both are
-/// idempotent and may be called before the run starts.
-#[derive(Clone, Debug, Default)]
-pub struct Cancel {
-    start_no_more: CancellationToken,
-    stop_units: CancellationToken,
-}
-
-impl Cancel {
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-
-    /// Start no more units; the running ones go on and are waited for.
-    pub fn start_no_more(&self) {
-        self.start_no_more.cancel();
-    }
-
-    /// Start no more units, and queue a stop job for every running unit of the run.
-    pub fn stop_units(&self) {
-        self.start_no_more.cancel();
-        self.stop_units.cancel();
-    }
-
-    /// Either was asked for.
-    pub fn is_cancelled(&self) -> bool {
-        self.start_no_more.is_cancelled() || self.stop_units.is_cancelled()
-    }
-
-    /// [`Cancel::stop_units`] was asked for.
-    pub fn is_stopping_units(&self) -> bool {
-        self.stop_units.is_cancelled()
-    }
-}
+pub use inputs::{Cancel, EngineOptions, RunEventSink};
 
 /// Runs `plan`. The first event emitted is `RunStarted`, the last `RunFinished`, whose summary is
 /// also returned. Errors from systemd become unit outcomes (or a `Log` event for a discovery
@@ -118,7 +55,7 @@ pub async fn execute<S: Systemd>(
     plan: &Plan,
     systemd: &S,
     options: &EngineOptions,
-    sink: &mut dyn EventSink,
+    sink: &mut dyn RunEventSink,
     cancel: Cancel,
 ) -> Summary {
     run::Run::new(plan, systemd, options, sink, cancel)

@@ -41,6 +41,7 @@
 //! Unit patterns are matched by [`pattern`] (unit file names in systemd's search path) and by
 //! systemd (`ListUnitsByPatterns`, loaded units) with the same shell-glob meaning.
 
+mod model;
 mod parse;
 pub mod pattern;
 
@@ -50,6 +51,7 @@ use std::time::Duration;
 
 use backup_orchestrator_proto::event::{PlanOutline, StageOutline};
 
+pub use model::{DiskCheck, Plan, Stage};
 pub use parse::PlanError;
 
 /// Where the agent looks for the host's plan.
@@ -59,40 +61,6 @@ pub const DEFAULT_PLAN_PATH: &str = "/etc/backup-orchestrator/plan.toml";
 pub const BUILTIN_SOURCE: &str = "built-in default";
 
 const GIB: u64 = 1024 * 1024 * 1024;
-
-/// A validated plan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan {
-    /// The file it was read from, or [`BUILTIN_SOURCE`].
-    pub source: String,
-    /// Above this failure rate the run is critical (exit 2).
-    pub failure_threshold_percent: u32,
-    pub preflight: Vec<DiskCheck>,
-    pub stages: Vec<Stage>,
-}
-
-/// "`path` must have at least `min_free_bytes` free" (for an unprivileged writer).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DiskCheck {
-    pub path: PathBuf,
-    pub min_free_bytes: u64,
-}
-
-/// A group of units started together, after the previous stage has finished.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stage {
-    pub name: String,
-    /// Unit names or glob patterns.
-    pub units: Vec<String>,
-    /// Glob patterns of units not to run even though `units` matches them.
-    pub exclude: Vec<String>,
-    /// Most units running at once; 0 = no limit.
-    pub parallel: u32,
-    /// Per unit, from its start.
-    pub timeout: Duration,
-    /// `on_failure = "warn"`: a failure is a warning, never a failure of the run.
-    pub warn_only: bool,
-}
 
 impl Plan {
     /// Reads and validates the plan at `path`, which must exist.
@@ -113,6 +81,23 @@ impl Plan {
             }
             other => other,
         }
+    }
+
+    /// The plan a command uses: `chosen` (`--plan FILE`, must exist), else the default path if it
+    /// exists, else the built-in plan.
+    pub fn load_chosen(chosen: Option<&Path>) -> Result<Plan, PlanError> {
+        match chosen {
+            Some(path) => {
+                Plan::load(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+            }
+            None => Plan::load_or_default(Path::new(DEFAULT_PLAN_PATH)),
+        }
+    }
+
+    /// The plan file a run started elsewhere must read (the one this was loaded from), `None` for
+    /// the built-in plan.
+    pub fn file(&self) -> Option<&Path> {
+        (self.source != BUILTIN_SOURCE).then(|| Path::new(self.source.as_str()))
     }
 
     /// Parses and validates plan text; `source` names it in errors and in [`Plan::source`].

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{DiskCheck, Plan, Stage, pattern};
+use super::model::{DiskCheck, Plan, Stage};
+use super::pattern;
 
 /// Why a plan could not be used.
 #[derive(Debug, thiserror::Error)]

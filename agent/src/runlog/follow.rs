@@ -14,7 +14,7 @@
 //! ```
 //!
 //! A run whose process is gone (killed, crashed, host rebooted) without a `RunFinished` ends the
-//! follow with [`FollowError::Abandoned`] within one `quiet` period, instead of hanging.
+//! follow with [`LogFollowError::Abandoned`] within one `quiet` period, instead of hanging.
 
 use std::io;
 use std::path::Path;
@@ -27,7 +27,8 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use super::{LogReader, RunLogError};
+use super::error::RunLogError;
+use super::reader::LogReader;
 
 /// Whether a run's process is still there to append to its log.
 #[allow(async_fn_in_trait)] // used with concrete types only; no Send bound needed on one thread
@@ -57,7 +58,7 @@ impl Default for FollowTimings {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum FollowError {
+pub enum LogFollowError {
     #[error(transparent)]
     Log(#[from] RunLogError),
     #[error("watch {path} for new events")]
@@ -105,8 +106,8 @@ impl<L: Liveness> Follower<L> {
         run_id: &str,
         liveness: L,
         timings: FollowTimings,
-    ) -> Result<Follower<L>, FollowError> {
-        let watch = Watch::new(events).map_err(|source| FollowError::Watch {
+    ) -> Result<Follower<L>, LogFollowError> {
+        let watch = Watch::new(events).map_err(|source| LogFollowError::Watch {
             path: events.display().to_string(),
             source,
         })?;
@@ -129,7 +130,7 @@ impl<L: Liveness> Follower<L> {
     }
 
     /// The next event; `Ok(None)` after `RunFinished`.
-    pub async fn next(&mut self) -> Result<Option<Envelope>, FollowError> {
+    pub async fn next(&mut self) -> Result<Option<Envelope>, LogFollowError> {
         if self.finished {
             return Ok(None);
         }
@@ -140,7 +141,7 @@ impl<L: Liveness> Follower<L> {
                 return Ok(Some(envelope));
             }
             if self.dead {
-                return Err(FollowError::Abandoned {
+                return Err(LogFollowError::Abandoned {
                     run_id: self.run_id.clone(),
                 });
             }
@@ -150,7 +151,7 @@ impl<L: Liveness> Follower<L> {
                 continue;
             }
             match tokio::time::timeout(self.timings.quiet, self.watch.changed()).await {
-                Ok(woke) => woke.map_err(|source| FollowError::Watch {
+                Ok(woke) => woke.map_err(|source| LogFollowError::Watch {
                     path: self.run_id.clone(),
                     source,
                 })?,
@@ -160,7 +161,7 @@ impl<L: Liveness> Follower<L> {
                         && !self.seen_any
                         && self.opened.elapsed() >= self.timings.first_event
                     {
-                        return Err(FollowError::NeverStarted {
+                        return Err(LogFollowError::NeverStarted {
                             run_id: self.run_id.clone(),
                             waited: self.timings.first_event,
                         });
@@ -170,11 +171,11 @@ impl<L: Liveness> Follower<L> {
         }
     }
 
-    async fn alive(&mut self) -> Result<bool, FollowError> {
+    async fn alive(&mut self) -> Result<bool, LogFollowError> {
         self.liveness
             .is_running(&self.run_id)
             .await
-            .map_err(|message| FollowError::Liveness {
+            .map_err(|message| LogFollowError::Liveness {
                 run_id: self.run_id.clone(),
                 message,
             })
@@ -460,7 +461,7 @@ mod tests {
         assert_eq!(follower.next().await.unwrap().map(|e| e.seq), Some(0));
         let started = Instant::now();
         let err = follower.next().await.unwrap_err();
-        assert!(matches!(err, FollowError::Abandoned { .. }), "{err}");
+        assert!(matches!(err, LogFollowError::Abandoned { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
@@ -470,6 +471,6 @@ mod tests {
         let path = Layout::new(dir.path()).prepare(RUN).unwrap();
         let mut follower = Follower::open(&path, RUN, Fake { alive_checks: 1000 }, fast()).unwrap();
         let err = follower.next().await.unwrap_err();
-        assert!(matches!(err, FollowError::NeverStarted { .. }), "{err}");
+        assert!(matches!(err, LogFollowError::NeverStarted { .. }), "{err}");
     }
 }

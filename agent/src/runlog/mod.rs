@@ -1,7 +1,7 @@
 //! The run's event log on disk: [`Layout`] (where runs live), [`LogWriter`] (the run appends),
 //! [`LogReader`] and [`Follower`] (everyone else reads).
 //!
-//! A run is owned by PID 1 (see [`crate::ownership`]), not by whoever asked for it, so the log is the
+//! A run is owned by PID 1 (see [`crate::runs::unit`]), not by whoever asked for it, so the log is the
 //! only channel between the run and its audience. Each event is one proto frame
 //! (`backup_orchestrator_proto::codec::encode_frame`), appended with a single `write` and no user-space
 //! buffering, so a follower sees every event as soon as the engine emits it. Any number of followers
@@ -18,6 +18,7 @@
 //!
 //! The last [`KEEP_RUNS`] run directories are kept; older ones are deleted when a run starts.
 
+mod error;
 mod follow;
 mod id;
 mod reader;
@@ -27,7 +28,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use follow::{FollowError, FollowTimings, Follower, Liveness};
+pub use error::RunLogError;
+pub use follow::{FollowTimings, Follower, Liveness, LogFollowError};
 pub use id::{is_run_id, new_run_id, started_at_of};
 pub use reader::{LogReader, read_all};
 pub use writer::{LogWriter, Stamper, write_summary};
@@ -41,24 +43,6 @@ const RUNS: &str = "runs";
 const CURRENT: &str = "current";
 const EVENTS: &str = "events";
 const SUMMARY: &str = "summary.json";
-
-/// Why the event log could not be written or read.
-#[derive(Debug, thiserror::Error)]
-pub enum RunLogError {
-    #[error("{action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("read an event from {}", path.display())]
-    Frame {
-        path: PathBuf,
-        #[source]
-        source: backup_orchestrator_proto::FrameError,
-    },
-}
 
 impl RunLogError {
     fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RunLogError {

@@ -9,7 +9,7 @@ use backup_orchestrator_proto::{Envelope, MessageCodec};
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
-use super::RunLogError;
+use super::error::RunLogError;
 
 const CHUNK: usize = 8 * 1024;
 

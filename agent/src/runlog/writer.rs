@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use backup_orchestrator_proto::codec::encode_frame;
 use backup_orchestrator_proto::{Envelope, Event, Summary};
 
-use super::RunLogError;
+use super::error::RunLogError;
 
 /// Wraps events in [`Envelope`]s: `seq` from 0 without gaps, the wall clock, the time since the
 /// run started.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Systemd, SystemdError, UnitFinish, UnitWatch};
+use super::api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 use crate::plan::pattern;
 
 /// How a fake unit behaves when started.

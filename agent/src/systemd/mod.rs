@@ -1,5 +1,20 @@
-//! What the engine asks of systemd: the [`Systemd`] trait, and [`SystemdBus`], its
-//! implementation over D-Bus (zbus).
+//! The agent's only way to systemd: the [`Systemd`] trait the engine asks, [`SystemdBus`], its
+//! implementation over D-Bus (zbus), and the run unit's calls (`transient.rs`), all on the
+//! process's one [`SystemdConnection`].
+//!
+//! ```text
+//!  api.rs           the Systemd trait, UnitWatch, UnitFinish, SystemdError
+//!  connection.rs    SystemdConnection: one system-bus connection per process, Manager proxy
+//!  bus.rs           SystemdBus: the engine's calls (discover, states, start + watch, stop)
+//!  signals.rs       the one signal stream and what it keeps (job ends, units' states)
+//!  unit_state.rs    a started unit's state as announced or read, and its UnitFinish
+//!  active_state.rs  what an ActiveState means: is_alive / is_running, defined once
+//!  transient.rs     the run unit: StartTransientUnit, GetUnit + its state, KillUnit, ResetFailed
+//!  sender_check.rs  which signals are systemd's (any client may send us one)
+//!  names.rs         bus name, interfaces, unit object paths
+//!  proxies.rs       the D-Bus interfaces (zbus proxies)
+//!  unit_files.rs    unit files matching a stage's globs
+//! ```
 //!
 //! The trait is small on purpose: discover units, read their `ActiveState`s, start one and
 //! watch it to its end, stop one. The engine's tests drive a deterministic in-memory
@@ -27,162 +42,25 @@
 //! The signal stream is in place before the first `StartUnit`: a fast job's `JobRemoved` would
 //! otherwise be lost (systemd broadcasts it once). systemd sends a unit's pending
 //! `PropertiesChanged` before its job's `JobRemoved`, so the unit's end is known when the job's end
-//! arrives: no property reads, no `RefUnit` to keep a finished oneshot loaded (see `bus.rs`). No
+//! arrives: no property reads, no `RefUnit` to keep a finished oneshot loaded (see `signals.rs`). No
 //! polling, no `systemctl`.
 
+pub mod active_state;
+mod api;
 mod bus;
+mod connection;
+mod names;
 mod proxies;
+mod sender_check;
+mod signals;
+mod transient;
 mod unit_files;
+mod unit_state;
 
 #[cfg(test)]
 pub(crate) mod fake;
 
+pub use api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 pub use bus::SystemdBus;
-
-/// `ActiveState`s of a unit that is running (or about to): a stage skips such a unit rather than
-/// start it a second time.
-pub const RUNNING_STATES: [&str; 4] = ["active", "activating", "reloading", "refreshing"];
-
-/// Whether `active_state` is one of [`RUNNING_STATES`].
-pub fn is_running_state(active_state: &str) -> bool {
-    RUNNING_STATES.contains(&active_state)
-}
-
-/// The host's service manager, as the engine uses it.
-///
-/// Implementations are used from one task; their futures need not be `Send`.
-#[allow(async_fn_in_trait)]
-pub trait Systemd {
-    /// Follows one started unit; see [`UnitWatch`].
-    type Watch: UnitWatch + 'static;
-
-    /// The units a stage runs: unit files and loaded units matching `patterns`, with literal
-    /// names kept even when absent, templates dropped and `exclude` applied; sorted by name
-    /// (see [`crate::plan::pattern::resolve_units`]).
-    async fn discover(
-        &self,
-        patterns: &[String],
-        exclude: &[String],
-    ) -> Result<Vec<String>, SystemdError>;
-
-    /// The `ActiveState` of each of `units` now, in their order (`inactive`, `active`,
-    /// `activating`, `failed`, …), read in one exchange.
-    async fn active_states(&self, units: &[String]) -> Result<Vec<String>, SystemdError>;
-
-    /// `units` have their turn later in this run: an implementation may read their states now and
-    /// keep them current, so that [`Systemd::active_states`] need not ask systemd at their turn.
-    /// A failure only means that `active_states` will ask.
-    async fn anticipate(&self, units: &[String]) -> Result<(), SystemdError> {
-        let _ = units;
-        Ok(())
-    }
-
-    /// Queues a start job for `unit` (mode `replace`) and returns once systemd has accepted it.
-    /// The watch was set up before the job was requested, so no signal is missed.
-    async fn start_and_watch(&self, unit: &str) -> Result<Self::Watch, SystemdError>;
-
-    /// Queues a stop job for `unit` and returns once systemd has accepted it (without waiting for
-    /// the unit to stop: its watch reports that).
-    async fn stop(&self, unit: &str) -> Result<(), SystemdError>;
-}
-
-/// A started unit's watch.
-#[allow(async_fn_in_trait)]
-pub trait UnitWatch {
-    /// Resolves when the start job is done and, for a unit that stays active after it
-    /// (`Type=simple`/`exec`), when the unit has left `active`/`activating` again.
-    async fn finished(self) -> Result<UnitFinish, SystemdError>;
-}
-
-/// How a unit ended.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UnitFinish {
-    /// The start job's result from `JobRemoved`: `done`, `failed`, `canceled`, `timeout`,
-    /// `dependency`, `skipped`, …
-    pub job_result: String,
-    /// The unit's `Result` property (`success`, `exit-code`, `signal`, …). For unit types
-    /// without one, `success` if the job was `done`, else the job result.
-    pub result: String,
-    /// `ActiveState` after the end (`inactive`, `failed`, …).
-    pub active_state: String,
-    /// `ExecMainStatus` when the main process ran (exit code, or signal number).
-    pub exit_status: Option<i32>,
-    /// `InvocationID` of this activation, as 32 hex digits.
-    pub invocation_id: Option<String>,
-}
-
-impl UnitFinish {
-    /// The unit succeeded: its job was `done` and its `Result` is `success`.
-    pub fn succeeded(&self) -> bool {
-        self.job_result == "done" && self.result == "success"
-    }
-}
-
-/// A failed D-Bus exchange with systemd.
-#[derive(Debug, thiserror::Error)]
-pub enum SystemdError {
-    #[error("connect to the system bus")]
-    Connect {
-        #[source]
-        source: zbus::Error,
-    },
-    #[error("subscribe to systemd's job signals")]
-    Subscribe {
-        #[source]
-        source: zbus::Error,
-    },
-    #[error("list units matching {patterns:?}")]
-    Discover {
-        patterns: Vec<String>,
-        #[source]
-        source: zbus::Error,
-    },
-    #[error("read the state of {}", units.join(", "))]
-    State {
-        units: Vec<String>,
-        #[source]
-        source: zbus::Error,
-    },
-    #[error("start {unit}")]
-    Start {
-        unit: String,
-        #[source]
-        source: zbus::Error,
-    },
-    #[error("follow {unit} to its end")]
-    Watch {
-        unit: String,
-        #[source]
-        source: zbus::Error,
-    },
-    #[error("follow {unit} to its end: the system bus connection closed")]
-    Disconnected { unit: String },
-    #[error("stop {unit}")]
-    Stop {
-        unit: String,
-        #[source]
-        source: zbus::Error,
-    },
-}
-
-impl SystemdError {
-    /// The D-Bus error name systemd replied with (`org.freedesktop.systemd1.NoSuchUnit`,
-    /// `org.freedesktop.systemd1.UnitMasked`, …), if the failure was an error reply.
-    pub fn dbus_error_name(&self) -> Option<String> {
-        let source = match self {
-            SystemdError::Connect { source }
-            | SystemdError::Subscribe { source }
-            | SystemdError::Discover { source, .. }
-            | SystemdError::State { source, .. }
-            | SystemdError::Start { source, .. }
-            | SystemdError::Watch { source, .. }
-            | SystemdError::Stop { source, .. } => source,
-            SystemdError::Disconnected { .. } => return None,
-        };
-        match source {
-            zbus::Error::MethodError(name, _, _) => Some(name.to_string()),
-            zbus::Error::FDO(e) => Some(zbus::DBusError::name(e.as_ref()).to_string()),
-            _ => None,
-        }
-    }
-}
+pub use connection::SystemdConnection;
+pub use transient::{TransientService, TransientStart, UnitSnapshot};

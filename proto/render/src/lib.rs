@@ -43,16 +43,26 @@
 mod bars;
 mod demo;
 mod format;
+mod host_answers;
+mod journal;
 mod json;
 mod lines;
 mod mode;
 mod plain;
+mod preflight;
+mod preview;
 mod renderer;
 mod report;
 mod view;
 
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
 pub use demo::demo_events;
+pub use host_answers::{
+    NOTHING_TO_CANCEL, agent_cancel_json, agent_cancel_text, agent_status_text,
+};
+pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
 pub use mode::{OutputMode, RenderOptions};
+pub use preflight::preflight_failure;
+pub use preview::run_preview;
 pub use renderer::Renderer;

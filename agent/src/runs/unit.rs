@@ -18,54 +18,16 @@
 
 use std::path::Path;
 
-use zbus::proxy::CacheProperties;
-use zbus::{Connection, OwnedObjectPath, Variant};
-
+use crate::error_chain::error_chain;
 use crate::runlog;
+use crate::systemd::{
+    SystemdConnection, SystemdError, TransientService, TransientStart, active_state,
+};
 
 /// The transient unit every run executes in; its existence is the host's run lock.
 pub const RUN_UNIT: &str = "backup-orchestrator-run.service";
 
 const DESCRIPTION_PREFIX: &str = "backup-orchestrator run ";
-const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
-const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
-
-#[zbus::proxy(
-    interface = "org.freedesktop.systemd1.Manager",
-    default_service = "org.freedesktop.systemd1",
-    default_path = "/org/freedesktop/systemd1"
-)]
-trait Manager {
-    fn start_transient_unit(
-        &self,
-        name: &str,
-        mode: &str,
-        properties: &[(&str, Variant<'_>)],
-        aux: &[(&str, &[(&str, Variant<'_>)])],
-    ) -> zbus::Result<OwnedObjectPath>;
-
-    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
-
-    fn kill_unit(&self, name: &str, whom: &str, signal: i32) -> zbus::Result<()>;
-
-    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
-}
-
-#[zbus::proxy(
-    interface = "org.freedesktop.systemd1.Unit",
-    default_service = "org.freedesktop.systemd1"
-)]
-trait Unit {
-    #[zbus(property)]
-    fn description(&self) -> zbus::Result<String>;
-
-    #[zbus(property)]
-    fn active_state(&self) -> zbus::Result<String>;
-
-    /// `(0, "/")` when no job is queued for the unit.
-    #[zbus(property)]
-    fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
-}
 
 /// The run holding the lock, as systemd describes its unit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,13 +43,10 @@ pub struct ActiveRun {
 }
 
 impl ActiveRun {
-    /// Whether the unit's process runs or is about to.
+    /// Whether the unit's process runs or is about to: a start job is queued, or its state is
+    /// alive ([`active_state::is_alive`]: a deactivating run may still write its last events).
     pub fn is_alive(&self) -> bool {
-        self.job_queued
-            || matches!(
-                self.active_state.as_str(),
-                "active" | "activating" | "deactivating" | "reloading"
-            )
+        self.job_queued || active_state::is_alive(&self.active_state)
     }
 
     /// `run 20251103T120000Z-ab12 (started 2025-11-03T12:00:00Z)`, for messages.
@@ -102,10 +61,12 @@ impl ActiveRun {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OwnershipError {
-    #[error("connect to systemd over the system D-Bus")]
-    Connect(#[source] zbus::Error),
+    #[error(transparent)]
+    Connect(#[from] SystemdError),
     #[error("another backup run is in progress on this host: {}", active.describe())]
     InProgress { active: ActiveRun },
+    #[error("ask systemd to start the run (cannot find this program's path)")]
+    ProgramPath(#[source] std::io::Error),
     #[error("ask systemd to {action}")]
     Bus {
         action: &'static str,
@@ -122,58 +83,46 @@ pub struct OwnedRunArgs<'a> {
     pub stop_units_on_timeout: bool,
 }
 
-/// A connection to systemd for starting, finding and signalling the run unit.
+/// The run unit in systemd: starting it, finding it and signalling it.
 #[derive(Clone, Debug)]
 pub struct RunUnit {
-    conn: Connection,
-    manager: ManagerProxy<'static>,
+    connection: SystemdConnection,
 }
 
 impl RunUnit {
-    pub async fn connect() -> Result<RunUnit, OwnershipError> {
-        let conn = Connection::system()
-            .await
-            .map_err(OwnershipError::Connect)?;
-        let manager = ManagerProxy::builder(&conn)
-            .cache_properties(CacheProperties::No)
-            .build()
-            .await
-            .map_err(OwnershipError::Connect)?;
-        Ok(RunUnit { conn, manager })
+    pub fn new(connection: SystemdConnection) -> RunUnit {
+        RunUnit { connection }
+    }
+
+    /// The connection it uses (the process's one).
+    pub fn connection(&self) -> &SystemdConnection {
+        &self.connection
     }
 
     /// Starts `run-owned` for `run_id` as [`RUN_UNIT`], or says which run already holds the lock.
     pub async fn start(&self, run_id: &str, args: &OwnedRunArgs<'_>) -> Result<(), OwnershipError> {
         let exe = std::env::current_exe()
-            .map_err(|e| OwnershipError::Bus {
-                action: "start the run (cannot find this program's path)",
-                source: zbus::Error::InputOutput(e.into()),
-            })?
+            .map_err(OwnershipError::ProgramPath)?
             .to_string_lossy()
             .into_owned();
-        let argv = owned_argv(&exe, run_id, args);
         let description = format!("{DESCRIPTION_PREFIX}{run_id}");
-        let properties = [
-            ("Description", Variant::from(description.as_str())),
-            ("Type", Variant::from("exec")),
-            ("CollectMode", Variant::from("inactive-or-failed")),
-            ("SyslogIdentifier", Variant::from("backup-orchestrator")),
-            ("ExecStart", Variant::from(vec![(exe.clone(), argv, false)])),
-        ];
+        let service = TransientService {
+            name: RUN_UNIT,
+            description: &description,
+            syslog_identifier: "backup-orchestrator",
+            exe: &exe,
+            argv: owned_argv(&exe, run_id, args),
+        };
         for attempt in 0..2 {
-            match self
-                .manager
-                .start_transient_unit(RUN_UNIT, "fail", &properties, &[])
-                .await
-            {
-                Ok(_job) => return Ok(()),
-                Err(e) if is_error(&e, UNIT_EXISTS) => {
+            match self.connection.start_transient(&service).await {
+                Ok(TransientStart::Started) => return Ok(()),
+                Ok(TransientStart::Exists) => {
                     let Some(active) = self.active_run().await? else {
                         continue; // collected in between: try again
                     };
                     if attempt == 0 && active.active_state == "failed" && !active.job_queued {
                         // A failed unit that was not collected (older systemd): clear it once.
-                        let _ = self.manager.reset_failed_unit(RUN_UNIT).await;
+                        let _ = self.connection.reset_failed(RUN_UNIT).await;
                         continue;
                     }
                     return Err(OwnershipError::InProgress { active });
@@ -198,9 +147,9 @@ impl RunUnit {
 
     /// The run unit as systemd sees it now, `None` if there is none.
     pub async fn active_run(&self) -> Result<Option<ActiveRun>, OwnershipError> {
-        let path = match self.manager.get_unit(RUN_UNIT).await {
-            Ok(path) => path,
-            Err(e) if is_error(&e, NO_SUCH_UNIT) => return Ok(None),
+        let path = match self.connection.loaded_unit(RUN_UNIT).await {
+            Ok(Some(path)) => path,
+            Ok(None) => return Ok(None),
             Err(source) => {
                 return Err(OwnershipError::Bus {
                     action: "look up the run unit",
@@ -208,38 +157,19 @@ impl RunUnit {
                 });
             }
         };
-        let bus = |source| OwnershipError::Bus {
-            action: "read the run unit's properties",
-            source,
-        };
-        let unit = UnitProxy::builder(&self.conn)
-            .path(path)
-            .cache_properties(CacheProperties::No)
-            .build()
+        let Some(unit) = self
+            .connection
+            .unit_snapshot(path)
             .await
-            .map_err(bus)?;
-        // The unit may be collected between the calls: treat that as "no run".
-        // The job is read before the state: systemd removes the start job only once the unit has
-        // started, so a state read after "no job" is at least as new as the job's end. In the other
-        // order, a run starting between the reads looked dead: "inactive" (before its process was
-        // spawned), then "no job" (after).
-        let (description, job) = tokio::join!(unit.description(), unit.job());
-        let description = match description {
-            Ok(d) => d,
-            Err(e) if is_gone(&e) => return Ok(None),
-            Err(e) => return Err(bus(e)),
+            .map_err(|source| OwnershipError::Bus {
+                action: "read the run unit's properties",
+                source,
+            })?
+        else {
+            return Ok(None);
         };
-        let job_queued = match job {
-            Ok((id, _)) => id != 0,
-            Err(e) if is_gone(&e) => return Ok(None),
-            Err(_) => false,
-        };
-        let active_state = match unit.active_state().await {
-            Ok(s) => s,
-            Err(e) if is_gone(&e) => return Ok(None),
-            Err(e) => return Err(bus(e)),
-        };
-        let run_id = description
+        let run_id = unit
+            .description
             .strip_prefix(DESCRIPTION_PREFIX)
             .map(str::trim)
             .filter(|id| runlog::is_run_id(id))
@@ -247,8 +177,8 @@ impl RunUnit {
         Ok(Some(ActiveRun {
             started_at: run_id.as_deref().and_then(runlog::started_at_of),
             run_id,
-            active_state,
-            job_queued,
+            active_state: unit.active_state,
+            job_queued: unit.job_queued,
         }))
     }
 
@@ -267,9 +197,9 @@ impl RunUnit {
         let Some(active) = self.active_run().await?.filter(ActiveRun::is_alive) else {
             return Ok(None);
         };
-        match self.manager.kill_unit(RUN_UNIT, "main", signal).await {
-            Ok(()) => Ok(Some(active)),
-            Err(e) if is_gone(&e) => Ok(None),
+        match self.connection.kill_main(RUN_UNIT, signal).await {
+            Ok(true) => Ok(Some(active)),
+            Ok(false) => Ok(None),
             Err(source) => Err(OwnershipError::Bus {
                 action: "signal the run",
                 source,
@@ -283,7 +213,7 @@ impl runlog::Liveness for RunUnit {
         match self.active_run().await {
             Ok(Some(active)) => Ok(active.is_alive() && active.run_id.as_deref() == Some(run_id)),
             Ok(None) => Ok(false),
-            Err(e) => Err(crate::commands::error_chain(&e)),
+            Err(e) => Err(error_chain(&e)),
         }
     }
 }
@@ -304,20 +234,6 @@ fn owned_argv(exe: &str, run_id: &str, args: &OwnedRunArgs<'_>) -> Vec<String> {
         argv.push("--stop-units-on-timeout".to_owned());
     }
     argv
-}
-
-fn is_error(e: &zbus::Error, name: &str) -> bool {
-    matches!(e, zbus::Error::MethodError(n, _, _) if n.as_str() == name)
-}
-
-/// The unit went away under us (collected after the run ended).
-fn is_gone(e: &zbus::Error) -> bool {
-    is_error(e, NO_SUCH_UNIT)
-        || matches!(e, zbus::Error::MethodError(n, _, _)
-            if n.as_str() == "org.freedesktop.DBus.Error.UnknownObject"
-                || n.as_str() == "org.freedesktop.DBus.Error.UnknownMethod")
-        || matches!(e, zbus::Error::FDO(fdo) if matches!(**fdo,
-            zbus::fdo::Error::UnknownObject(_) | zbus::fdo::Error::UnknownMethod(_)))
 }
 
 #[cfg(test)]

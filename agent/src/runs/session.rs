@@ -27,7 +27,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use crate::commands::SOFTWARE;
+use crate::identity::SOFTWARE;
 
 /// Where the session's runs come from: the host (transient units and their logs) or, in tests, a
 /// fake.

@@ -1,5 +1,5 @@
-//! Where the engine's events go ([`EventSink`]s), and [`execute_plan`], the one place the commands
-//! call the engine.
+//! Where the engine's events go ([`RunEventSink`]s), and [`execute_plan`], the one place the engine
+//! is called from.
 //!
 //! - [`RenderSink`]: a dry run on this terminal, rendered as it happens;
 //! - [`CollectSink`]: a dry run kept in memory (`serve`, the confirmation preview);
@@ -12,12 +12,13 @@ use backup_orchestrator_proto::event::Log;
 use backup_orchestrator_proto::{Envelope, Event, LogLevel, Summary};
 use backup_orchestrator_render::Renderer;
 
-use super::{CliError, hostname};
-use crate::engine::{self, Cancel, EngineOptions, EventSink};
+use crate::engine::{self, Cancel, EngineOptions, RunEventSink};
+use crate::error_chain::error_chain;
+use crate::identity::hostname;
 use crate::journal::Journal;
 use crate::plan::Plan;
 use crate::runlog::{LogWriter, RunLogError, Stamper};
-use crate::systemd::SystemdBus;
+use crate::systemd::{SystemdBus, SystemdConnection, SystemdError};
 
 /// How a run is executed in this process.
 #[derive(Debug)]
@@ -33,7 +34,7 @@ pub struct Execution<'a> {
 pub async fn execute_plan(
     execution: &Execution<'_>,
     systemd: &SystemdBus,
-    sink: &mut dyn EventSink,
+    sink: &mut dyn RunEventSink,
     cancel: Cancel,
 ) -> Summary {
     let options = EngineOptions {
@@ -46,11 +47,10 @@ pub async fn execute_plan(
     engine::execute(execution.plan, systemd, &options, sink, cancel).await
 }
 
-/// Connects to the host's systemd for the engine.
-pub async fn connect_systemd() -> Result<SystemdBus, CliError> {
-    SystemdBus::connect()
-        .await
-        .map_err(|e| CliError::could_not_run(&e))
+/// Connects to systemd for the engine, in a process that needs nothing else of it (a dry run on
+/// this terminal, the run inside its unit).
+pub async fn connect_engine() -> Result<SystemdBus, SystemdError> {
+    SystemdBus::new(&SystemdConnection::connect().await?).await
 }
 
 /// Renders a dry run as it happens.
@@ -72,7 +72,7 @@ impl<'r> RenderSink<'r> {
     }
 }
 
-impl EventSink for RenderSink<'_> {
+impl RunEventSink for RenderSink<'_> {
     fn emit(&mut self, event: Event) {
         let envelope = self.stamper.stamp(event);
         if self.error.is_none()
@@ -99,7 +99,7 @@ impl CollectSink {
     }
 }
 
-impl EventSink for CollectSink {
+impl RunEventSink for CollectSink {
     fn emit(&mut self, event: Event) {
         self.events.push(self.stamper.stamp(event));
     }
@@ -131,13 +131,13 @@ impl OwnedSink {
     }
 }
 
-impl EventSink for OwnedSink {
+impl RunEventSink for OwnedSink {
     fn emit(&mut self, event: Event) {
         self.journal.event(&event);
         if let Err(e) = self.writer.append(event)
             && self.error.is_none()
         {
-            tracing::error!("{}", super::error_chain(&e));
+            tracing::error!("{}", error_chain(&e));
             self.error = Some(e);
         }
     }

@@ -1,0 +1,116 @@
+//! [`Host`]: the run operations the CLI and `serve` share: start a run as the transient unit,
+//! find the run to follow, report status, cancel.
+
+use backup_orchestrator_proto::{RunState, StatusReport};
+use tokio::signal::unix::SignalKind;
+
+use super::status::status_report;
+use super::unit::{ActiveRun, OwnedRunArgs, OwnershipError, RunUnit};
+use crate::plan::Plan;
+use crate::runlog::{self, FollowTimings, Follower, Layout, LogFollowError, RunLogError};
+use crate::systemd::{SystemdBus, SystemdConnection, SystemdError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
+    #[error(transparent)]
+    Log(#[from] RunLogError),
+}
+
+/// This host's runs: their logs on disk and their unit in systemd.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub layout: Layout,
+    pub unit: RunUnit,
+}
+
+impl Host {
+    /// Connects to systemd: the process's one connection, see [`SystemdConnection`].
+    pub async fn connect() -> Result<Host, OwnershipError> {
+        let connection = SystemdConnection::connect().await?;
+        Ok(Host {
+            layout: Layout::system(),
+            unit: RunUnit::new(connection),
+        })
+    }
+
+    /// The engine's view of systemd, on this host's connection (for a dry run here).
+    pub async fn systemd(&self) -> Result<SystemdBus, SystemdError> {
+        SystemdBus::new(self.unit.connection()).await
+    }
+
+    /// Starts a run of `plan` (already checked) owned by PID 1 and returns its id. The run's log
+    /// exists when this returns, so a follower can open it at once.
+    pub async fn start(
+        &self,
+        plan: &Plan,
+        stop_units_on_timeout: bool,
+    ) -> Result<String, StartError> {
+        let run_id = runlog::new_run_id(std::time::SystemTime::now());
+        self.layout.prepare(&run_id)?;
+        let args = OwnedRunArgs {
+            plan: plan.file(),
+            stop_units_on_timeout,
+        };
+        match self.unit.start(&run_id, &args).await {
+            Ok(()) => Ok(run_id),
+            Err(e) => {
+                self.layout.discard(&run_id);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Follows `run_id`'s log from its start.
+    pub fn follow(&self, run_id: &str) -> Result<Follower<RunUnit>, LogFollowError> {
+        Follower::open(
+            &self.layout.events_path(run_id),
+            run_id,
+            self.unit.clone(),
+            FollowTimings::default(),
+        )
+    }
+
+    /// The run `attach` means: the one asked for, else the running one, else the last one.
+    pub async fn resolve(&self, requested: Option<&str>) -> Result<Option<String>, OwnershipError> {
+        if let Some(id) = requested {
+            return Ok(self.layout.has_run(id).then(|| id.to_owned()));
+        }
+        if let Some(id) = self.unit.running_id().await?
+            && self.layout.has_run(&id)
+        {
+            return Ok(Some(id));
+        }
+        Ok(self.layout.last_run())
+    }
+
+    /// The running or last run.
+    pub async fn status(&self) -> Result<StatusReport, OwnershipError> {
+        let running = self.unit.running_id().await?;
+        let Some(run_id) = running.clone().or_else(|| self.layout.last_run()) else {
+            return Ok(StatusReport {
+                state: RunState::None,
+                run_id: None,
+                started_at: None,
+                units_done: 0,
+                units_total: 0,
+                running: Vec::new(),
+                summary: None,
+            });
+        };
+        let events = runlog::read_all(&self.layout.events_path(&run_id)).unwrap_or_default();
+        Ok(status_report(&run_id, &events, running.is_some()))
+    }
+
+    /// Signals the running run to start no more units (and with `stop_units`, to stop the running
+    /// ones). `None` when no run is going.
+    pub async fn cancel(&self, stop_units: bool) -> Result<Option<ActiveRun>, OwnershipError> {
+        let signal = if stop_units {
+            SignalKind::user_defined2()
+        } else {
+            SignalKind::user_defined1()
+        };
+        self.unit.signal(signal.as_raw_value()).await
+    }
+}

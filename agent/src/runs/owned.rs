@@ -1,0 +1,163 @@
+//! [`run_owned`]: the run itself, executed by PID 1 in the transient unit
+//! `backup-orchestrator-run.service` that the CLI or `serve` started (`run-owned --run-id ID`).
+//!
+//! ```text
+//!  signal handlers (SIGUSR1: start no more units, SIGUSR2: also stop running ones,
+//!                   SIGTERM: start no more) ── installed first: the default action would kill us
+//!  runs/<id>/events ready, `current` = id, older runs beyond the last 20 deleted
+//!  engine::execute ──events──▶ OwnedSink ──▶ events file (one frame per event, unbuffered)
+//!                                        └─▶ journal (RUN_ID=<id>)
+//!  summary.json written; exit 0 (the verdict is in the summary, not the unit's exit status)
+//! ```
+
+use std::io;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use backup_orchestrator_proto::LogLevel;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use super::execute::{Execution, OwnedSink, connect_engine, execute_plan};
+use crate::engine::Cancel;
+use crate::error_chain::error_chain;
+use crate::journal::Journal;
+use crate::plan::{Plan, PlanError};
+use crate::runlog::{self, KEEP_RUNS, Layout, LogWriter, RunLogError};
+use crate::systemd::SystemdError;
+
+/// Why the run could not run or keep its log (its verdict, whatever it is, is in its summary).
+#[derive(Debug, thiserror::Error)]
+pub enum OwnedRunError {
+    #[error("{run_id:?} is not a run id")]
+    NotARunId { run_id: String },
+    #[error("install a signal handler")]
+    Signals(#[source] io::Error),
+    #[error("run {run_id} cannot write its log")]
+    Log {
+        run_id: String,
+        #[source]
+        source: RunLogError,
+    },
+    /// The plan file changed since the starter checked it.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+    /// An event could not be appended (the run went on; its log is incomplete).
+    #[error(transparent)]
+    Append(RunLogError),
+}
+
+pub async fn run_owned(
+    run_id: &str,
+    plan: Option<&Path>,
+    stop_units_on_timeout: bool,
+) -> Result<(), OwnedRunError> {
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let mut signals = CancelSignals::install()?;
+    if !runlog::is_run_id(run_id) {
+        return Err(OwnedRunError::NotARunId {
+            run_id: run_id.to_owned(),
+        });
+    }
+    let journal = Journal::open(run_id);
+    let layout = Layout::system();
+    let prepared = layout
+        .prepare(run_id)
+        .and_then(|events| layout.write_current(run_id).map(|()| events))
+        .and_then(|events| LogWriter::open(&events, started));
+    let writer = match prepared {
+        Ok(writer) => writer,
+        Err(source) => {
+            let e = OwnedRunError::Log {
+                run_id: run_id.to_owned(),
+                source,
+            };
+            journal.error(&error_chain(&e));
+            return Err(e);
+        }
+    };
+    for old in layout.retain(KEEP_RUNS, run_id) {
+        tracing::info!("deleted the log of old run {old}");
+    }
+    let mut sink = OwnedSink::new(writer, journal);
+
+    // The starter checked the plan; a file changed since then ends the run here, said in its log.
+    let plan = match Plan::load_chosen(plan) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let message = format!("the plan became invalid: {}", error_chain(&e));
+            sink.log(LogLevel::Error, message);
+            return Err(e.into());
+        }
+    };
+    let systemd = match connect_engine().await {
+        Ok(systemd) => systemd,
+        Err(e) => {
+            sink.log(LogLevel::Error, error_chain(&e));
+            return Err(e.into());
+        }
+    };
+
+    let cancel = Cancel::new();
+    let execution = Execution {
+        plan: &plan,
+        run_id,
+        dry_run: false,
+        stop_units_on_timeout,
+        started_at,
+    };
+    let summary = {
+        let engine = execute_plan(&execution, &systemd, &mut sink, cancel.clone());
+        tokio::pin!(engine);
+        loop {
+            tokio::select! {
+                summary = &mut engine => break summary,
+                stop_units = signals.next() => {
+                    tracing::info!("cancel requested (stop units: {stop_units})");
+                    cancel.start_no_more();
+                    if stop_units {
+                        cancel.stop_units();
+                    }
+                }
+            }
+        }
+    };
+
+    let summary_path = layout.summary_path(run_id);
+    if let Err(e) = runlog::write_summary(&summary_path, &summary) {
+        tracing::error!("{}", error_chain(&e));
+    }
+    match sink.error.take() {
+        Some(e) => Err(OwnedRunError::Append(e)),
+        None => Ok(()),
+    }
+}
+
+/// The signals `cancel` (and `systemctl stop`) send the run.
+struct CancelSignals {
+    usr1: Signal,
+    usr2: Signal,
+    term: Signal,
+}
+
+impl CancelSignals {
+    fn install() -> Result<CancelSignals, OwnedRunError> {
+        let install = |kind: SignalKind| signal(kind).map_err(OwnedRunError::Signals);
+        Ok(CancelSignals {
+            usr1: install(SignalKind::user_defined1())?,
+            usr2: install(SignalKind::user_defined2())?,
+            term: install(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next cancel request; `true` when the running units are to be stopped too.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.usr1.recv() => false,
+            _ = self.usr2.recv() => true,
+            _ = self.term.recv() => false,
+        }
+    }
+}
