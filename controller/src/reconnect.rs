@@ -16,7 +16,7 @@
 //!
 //! The run itself never depends on the connection (it belongs to PID 1 on the host), so a resumed
 //! stream continues exactly where the display stopped: events up to `after_seq` are not sent again,
-//! and any that are anyway are skipped by seq. A session that makes progress earns a fresh set of
+//! and any that are anyway are dropped by the display (the one place that filters by `seq`). A session that makes progress earns a fresh set of
 //! attempts; a host key or login refusal stops at once, never retried blindly.
 
 use std::future::Future;
@@ -24,12 +24,23 @@ use std::time::Duration;
 
 use backup_orchestrator_proto::{LogLevel, Request};
 
+use backup_orchestrator_render::error_chain;
+
 use crate::error::CtlError;
-use crate::session::{EventSink, FollowError, RunEnd, RunTracker, Session};
+use crate::feed::HostFeed;
+use crate::hints::Hints;
+use crate::session::{RunEnd, RunTracker, Session, SessionError};
+use crate::ssh::SshConnector;
 
 /// Opens a new session with the agent (connect, exec, Hello).
 pub trait Connect {
     fn connect(&mut self) -> impl Future<Output = Result<Session, CtlError>>;
+}
+
+impl Connect for SshConnector {
+    async fn connect(&mut self) -> Result<Session, CtlError> {
+        Ok(self.open().await?)
+    }
 }
 
 /// Waits before each reconnect attempt; the number of attempts is its length.
@@ -49,20 +60,12 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Commands to show the user when the run has to be followed by hand.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hints {
-    pub host: String,
-    pub attach: String,
-    pub status: String,
-}
-
 /// Sends `request` on `session` and follows the run to its end, reconnecting as needed.
 pub async fn follow<C: Connect>(
     connector: &mut C,
     mut session: Session,
     request: Request,
-    sink: &mut dyn EventSink,
+    feed: &HostFeed,
     policy: &RetryPolicy,
     hints: &Hints,
 ) -> Result<RunEnd, CtlError> {
@@ -75,13 +78,16 @@ pub async fn follow<C: Connect>(
     loop {
         let seq_before = tracker.last_seq;
         let result = match session.send(&request).await {
-            Ok(()) => session.follow(sink, &mut tracker).await,
+            Ok(()) => {
+                let mut on_event = |envelope| feed.event(envelope);
+                session.follow(&mut tracker, &mut on_event).await
+            }
             Err(lost) => Err(lost),
         };
         let reason = match result {
             Ok(end) => return Ok(end),
-            Err(FollowError::Fatal(error)) => return Err(error),
-            Err(FollowError::Lost { reason }) => reason,
+            Err(SessionError::Lost { reason, .. }) => reason,
+            Err(error @ SessionError::Remote(_)) => return Err(error.into()),
         };
         tracing::debug!(%reason, "connection lost");
         if tracker.last_seq != seq_before {
@@ -95,7 +101,7 @@ pub async fn follow<C: Connect>(
             });
         };
         drop(session);
-        session = reconnect(connector, policy, sink, &mut attempts, reason, hints).await?;
+        session = reconnect(connector, policy, feed, &mut attempts, reason, hints).await?;
         request = resume;
     }
 }
@@ -104,7 +110,7 @@ pub async fn follow<C: Connect>(
 async fn reconnect<C: Connect>(
     connector: &mut C,
     policy: &RetryPolicy,
-    sink: &mut dyn EventSink,
+    feed: &HostFeed,
     attempts: &mut usize,
     reason: String,
     hints: &Hints,
@@ -115,15 +121,13 @@ async fn reconnect<C: Connect>(
         let delay = policy.delays[*attempts];
         *attempts += 1;
         let text = format!("connection lost, reconnecting ({}/{total})…", *attempts);
-        if let Err(e) = sink.message(LogLevel::Warn, &text) {
-            return Err(CtlError::Output(e));
-        }
+        feed.message(LogLevel::Warn, text);
         tokio::time::sleep(delay).await;
         match connector.connect().await {
             Ok(session) => return Ok(session),
             Err(error) if error.is_transient() => {
-                tracing::debug!(error = %error.report(), "reconnect attempt failed");
-                last_error = error.report();
+                last_error = error_chain(&error);
+                tracing::debug!(error = %last_error, "reconnect attempt failed");
             }
             Err(error) => return Err(error),
         }
@@ -144,10 +148,73 @@ mod tests {
     use backup_orchestrator_proto::{Envelope, Event, Reply};
 
     use super::*;
+    use crate::feed::HostMessage;
     use crate::remote::RemoteContext;
     use crate::session::fake::{FakeAgent, agent_hello, pair};
     use crate::session::start;
-    use crate::session::tests::Recorder;
+
+    /// The display's end of a host's feed.
+    struct Recorder {
+        feed: HostFeed,
+        receiver: tokio::sync::mpsc::UnboundedReceiver<HostMessage>,
+        seqs: Vec<u64>,
+        messages: Vec<String>,
+        /// What a plain-lines display shows of the events received.
+        shown: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        renderer: backup_orchestrator_render::Renderer,
+    }
+
+    /// A writer the test keeps a handle on.
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Recorder {
+        fn new() -> Recorder {
+            use backup_orchestrator_render::{OutputMode, RenderOptions, Renderer};
+            let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+            let shown = std::sync::Arc::default();
+            let renderer = Renderer::with_writers(
+                RenderOptions::new(OutputMode::Plain),
+                Box::new(Shared(std::sync::Arc::clone(&shown))),
+                Box::new(std::io::sink()),
+            );
+            Recorder {
+                feed: HostFeed::new("forge", sender),
+                receiver,
+                seqs: Vec::new(),
+                messages: Vec::new(),
+                shown,
+                renderer,
+            }
+        }
+
+        /// Takes in what reached the display so far.
+        fn drain(&mut self) {
+            while let Ok(message) = self.receiver.try_recv() {
+                match message {
+                    HostMessage::Event { envelope, .. } => {
+                        self.seqs.push(envelope.seq);
+                        self.renderer.event(&envelope).unwrap();
+                    }
+                    HostMessage::Message { text, .. } => self.messages.push(text),
+                    other => panic!("the host task sends these, not reconnect: {other:?}"),
+                }
+            }
+        }
+
+        fn shown(&self) -> String {
+            String::from_utf8(self.shown.lock().unwrap().clone()).unwrap()
+        }
+    }
 
     fn context() -> RemoteContext {
         RemoteContext {
@@ -221,7 +288,7 @@ mod tests {
                 Some(script) => {
                     let (channel, agent) = pair();
                     tokio::spawn(script(agent));
-                    start(channel, &context(), Duration::from_secs(5)).await
+                    Ok(start(channel, &context(), Duration::from_secs(5)).await?)
                 }
                 None => Err(CtlError::ConnectionLost {
                     host: "forge".into(),
@@ -255,7 +322,7 @@ mod tests {
                 // A reconnect that fails.
                 None,
                 // Then one that works: it must ask for the events after 3; it replays from 2
-                // anyway (the renderer would ignore them; the session already skips them).
+                // anyway, and the display shows them once.
                 script(|mut agent| {
                     Box::pin(async move {
                         let request = agent.handshake(&agent_hello()).await;
@@ -276,12 +343,12 @@ mod tests {
             connects: 0,
         };
         let first = connector.connect().await.unwrap();
-        let mut sink = Recorder::default();
+        let mut sink = Recorder::new();
         let end = follow(
             &mut connector,
             first,
             Request::Run(Default::default()),
-            &mut sink,
+            &sink.feed,
             &instant_policy(),
             &hints(),
         )
@@ -291,7 +358,18 @@ mod tests {
             panic!("{end:?}")
         };
         assert_eq!(summary.exit_code, 1);
-        assert_eq!(sink.seqs, (0..=8).collect::<Vec<_>>());
+        sink.drain();
+        // Everything received is passed on, the replay of 2 and 3 included; shown once.
+        assert_eq!(sink.seqs, [0, 1, 2, 3, 2, 3, 4, 5, 6, 7, 8]);
+        let shown = sink.shown();
+        let events: Vec<&str> = shown.lines().filter(|l| l.contains("event ")).collect();
+        assert_eq!(
+            events,
+            (1..=7)
+                .map(|seq| format!("[INFO] event {seq}"))
+                .collect::<Vec<_>>(),
+            "{shown}"
+        );
         assert_eq!(
             sink.messages,
             vec![
@@ -315,12 +393,12 @@ mod tests {
             connects: 0,
         };
         let first = connector.connect().await.unwrap();
-        let mut sink = Recorder::default();
+        let mut sink = Recorder::new();
         let error = follow(
             &mut connector,
             first,
             Request::Run(Default::default()),
-            &mut sink,
+            &sink.feed,
             &instant_policy(),
             &hints(),
         )
@@ -337,6 +415,7 @@ mod tests {
                 .ends_with("backup-orchestrator-ctl attach forge"),
             "{error}"
         );
+        sink.drain();
         assert_eq!(sink.messages.len(), 5);
         assert_eq!(sink.messages[4], "connection lost, reconnecting (5/5)…");
     }
@@ -357,7 +436,7 @@ mod tests {
             &mut connector,
             first,
             Request::Run(Default::default()),
-            &mut Recorder::default(),
+            &Recorder::new().feed,
             &instant_policy(),
             &hints(),
         )
@@ -383,7 +462,7 @@ mod tests {
                 if let Some(script) = self.first.take() {
                     let (channel, agent) = pair();
                     tokio::spawn(script(agent));
-                    return start(channel, &context(), Duration::from_secs(5)).await;
+                    return Ok(start(channel, &context(), Duration::from_secs(5)).await?);
                 }
                 Err(crate::remote::RemoteFailure::ExecRefused {
                     host: "forge".into(),
@@ -401,18 +480,19 @@ mod tests {
             }),
         };
         let first = connector.connect().await.unwrap();
-        let mut sink = Recorder::default();
+        let mut sink = Recorder::new();
         let error = follow(
             &mut connector,
             first,
             Request::Run(Default::default()),
-            &mut sink,
+            &sink.feed,
             &instant_policy(),
             &hints(),
         )
         .await
         .unwrap_err();
         assert!(matches!(error, CtlError::Remote(_)), "{error}");
+        sink.drain();
         assert_eq!(sink.messages.len(), 1);
     }
 }
