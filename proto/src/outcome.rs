@@ -2,7 +2,7 @@
 //! every part of the system shares.
 //!
 //! The agent's verdict ([`Verdict`](crate::Verdict)), a finished stage
-//! ([`StageFinished`](crate::event::StageFinished)), the run's [`Summary`](crate::Summary) and the
+//! (`event::StageFinished`), the run's [`Summary`](crate::Summary) and the
 //! renderers' view of a run all count the same five outcomes; they count them here, so "failed"
 //! cannot mean one thing in the bars and another in the JSON.
 

@@ -10,7 +10,7 @@ use crate::error::CtlError;
 use crate::feed::HostFeed;
 use crate::hints::Hints;
 use crate::reconnect::{self, Connect, RetryPolicy};
-use crate::session::RunEnd;
+use crate::session::follow::RunEnd;
 
 /// A host to follow: how to reach it, what to ask, what to tell the user.
 #[derive(Debug)]

@@ -17,7 +17,7 @@
 //! code) is the application's to decide. It knows nothing of SSH, so the tests drive it with an
 //! in-memory fake agent.
 
-mod follow;
+pub mod follow;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -35,8 +35,6 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::remote::{RemoteContext, RemoteFailure, classify_start_failure};
 use crate::transport::{AgentChannel, RemoteExit};
-
-pub use follow::{RunEnd, RunTracker};
 
 /// How long to wait for the remote process's exit status once its stdout ended.
 const EXIT_GRACE: Duration = Duration::from_secs(3);

@@ -2,6 +2,7 @@ use backup_orchestrator_proto::event::{RunFinished, RunStarted};
 use backup_orchestrator_proto::{Envelope, Event, Refusal, RefusalKind, exit_codes};
 
 use super::fake::*;
+use super::follow::{RunEnd, RunTracker};
 use super::*;
 use crate::error::CtlError;
 
