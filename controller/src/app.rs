@@ -163,8 +163,9 @@ async fn follow_hosts(
         Some(job) => (job.hints.clone(), job.run_may_exist.clone()),
         None => return Ok(exit_codes::SUCCESS),
     };
-    let mut reporter = RunReporter::new(output_mode(options), options.verbose);
-    let work = fleet::run(jobs, &mut reporter);
+    let reporter: Box<dyn Reporter> =
+        Box::new(RunReporter::new(output_mode(options), options.verbose));
+    let work = fleet::run(jobs, reporter);
     let codes = tokio::select! {
         codes = work => codes?,
         _ = tokio::signal::ctrl_c() => {

@@ -12,7 +12,7 @@ use crate::feed::HostMessage;
 /// A host whose task ended without a word (it cannot, short of a panic) counts as could-not-run.
 pub async fn show(
     mut receiver: mpsc::UnboundedReceiver<HostMessage>,
-    reporter: &mut dyn Reporter,
+    mut reporter: Box<dyn Reporter>,
     hosts: &[String],
 ) -> Result<Vec<i32>, CtlError> {
     let mut codes = vec![exit_codes::COULD_NOT_RUN; hosts.len()];

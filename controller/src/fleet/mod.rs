@@ -27,11 +27,12 @@ use crate::reconnect::Connect;
 
 pub use host::HostJob;
 
-/// Follows every job's host to its end, showing them through `reporter`; returns each host's exit
-/// code, in the order of `jobs`. `Err` only when our own output failed.
+/// Follows every job's host to its end, showing them through `reporter` (which the display task
+/// owns, and drops at the end or on Ctrl-C: bars are cleared before anything else is printed);
+/// returns each host's exit code, in the order of `jobs`. `Err` only when our own output failed.
 pub async fn run<C: Connect + 'static>(
     jobs: Vec<HostJob<C>>,
-    reporter: &mut dyn Reporter,
+    reporter: Box<dyn Reporter>,
 ) -> Result<Vec<i32>, CtlError> {
     let hosts: Vec<String> = jobs.iter().map(|job| job.host().to_owned()).collect();
     let (sender, receiver) = mpsc::unbounded_channel();

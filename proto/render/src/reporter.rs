@@ -65,6 +65,10 @@ type MakeRenderer = Box<dyn FnMut(RenderOptions) -> Renderer + Send>;
 /// The run display of a single host (`backup-orchestrator-ctl HOST`) in any [`OutputMode`]: one
 /// [`Renderer`] per host, each line labelled with its host, and a failure as `error: …` on stderr.
 ///
+/// Built for one host at a time: several hosts' plain lines interleave as they come (each labelled),
+/// but their bars would draw over each other; a fleet on a terminal wants its own reporter (a
+/// per-host table).
+///
 /// Writes follow the crate's broken-pipe policy ([`PipeState`]): once the reader is gone, nothing
 /// more is shown and nothing fails.
 pub struct RunReporter {
