@@ -50,3 +50,6 @@ pub async fn run<C: Connect + 'static>(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests;

@@ -69,16 +69,17 @@ pub fn status_text(host: &str, report: &StatusReport, attach_hint: &str) -> Stri
         }
     };
     if let Some(summary) = &report.summary {
+        let tally = summary.tally();
         text.push_str(&format!(
             "{host}: exit code {}: {} units, {} successful, {} failed, {} timed out, {} skipped, \
              {} warnings; failure rate {}%{}\n",
             summary.exit_code,
             summary.total_services,
-            summary.successful,
-            summary.failed,
-            summary.timed_out,
-            summary.skipped,
-            summary.warnings,
+            tally.successful,
+            tally.failed,
+            tally.timed_out,
+            tally.skipped,
+            tally.warnings,
             summary.failure_rate_percent,
             if summary.dry_run { " (dry run)" } else { "" },
         ));
