@@ -6,12 +6,13 @@
 //! Layers, each importing only those below it:
 //!
 //! ```text
-//!  main ─▶ app (commands) ─▶ fleet (a task per host ─▶ display task: the Reporter)
-//!                           ─▶ one_reply (status, cancel) ─▶ confirm, hints
-//!          reconnect ─▶ feed (host-keyed messages to the display)
-//!          error (CtlError: every exit code, one match)
-//!          ssh (config, connect, exec) ─▶ session (Hello, follow) ─▶ remote (what went wrong)
-//!          transport (AgentChannel, RemoteExit)
+//!  main ─▶ app (the commands; confirm, hints)
+//!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
+//!           └─▶ one_reply (status, cancel)
+//!  reconnect (follow a run across lost connections) ─▶ feed (host-keyed messages)
+//!  error (CtlError: every exit code, in one match)
+//!  ssh (config, connect, exec) ─▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
+//!  transport (AgentChannel, RemoteExit)
 //! ```
 //!
 //! The session design is in `session/mod.rs`, `reconnect.rs`, `fleet/mod.rs` and `ssh/mod.rs`.
