@@ -170,6 +170,8 @@ impl Reporter for RunReporter {
         self.runs.retain(|(h, _)| h != host);
         let text = format!("error: {}\n", error_chain(failure.error));
         let errors = &mut self.errors;
+        // Said even after stdout went away (the policy ends the display, not the diagnosis); a
+        // closed stderr is not an error either.
         PipeState::default().write(|| {
             errors
                 .write_all(text.as_bytes())
