@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `run` and `attach` go through `fleet`: one task per host feeding one display that owns the
-//! [`Reporter`](backup_orchestrator_render::Reporter); the exit code is the worst host's.
+//! [`Reporter`]; the exit code is the worst host's.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::Ordering;

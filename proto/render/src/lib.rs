@@ -8,7 +8,7 @@
 //!
 //! This crate is the one place that turns events into words: the run's lines and final report, the
 //! controller's `status` and `cancel` answers ([`status_text`], [`cancelled_text`]), its
-//! confirmation question ([`confirm_prompt`]), and errors with their sources ([`error_chain`]).
+//! confirmation question ([`confirm_prompt`]), and errors with their sources ([`error_chain()`]).
 //! Both binaries follow its broken-pipe policy ([`PipeState`]: a closed reader ends the output,
 //! never the work, and never changes the exit code).
 //!
