@@ -6,13 +6,15 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
+use backup_orchestrator_render::confirm_prompt;
+
 use crate::error::CtlError;
 
 /// Asks on stderr and reads the answer from stdin, when needed.
 pub fn confirm_run(host: &str, yes: bool, dry_run: bool) -> Result<(), CtlError> {
     decide(host, yes, dry_run, io::stdin().is_terminal(), || {
         let mut stderr = io::stderr();
-        write!(stderr, "Run the backup plan on {host} now? [y/N] ")?;
+        stderr.write_all(confirm_prompt(host).as_bytes())?;
         stderr.flush()?;
         let mut answer = String::new();
         io::stdin().lock().read_line(&mut answer)?;

@@ -1,13 +1,18 @@
 //! [`CtlError`]: every way the controller ends other than a run's own verdict, and its exit code.
 //!
-//! `main` prints the error (with its sources) and exits with [`CtlError::exit_code`], a match that
-//! names every variant: adding one without deciding its exit code does not compile.
+//! The layers below return their own errors (the session a `SessionError`, the SSH transport an
+//! `OpenError`, the config a `ConfigError`); the application turns them into a `CtlError`, and
+//! [`CtlError::exit_code`] is the one match that maps every variant to an exit code: adding one
+//! without deciding its exit code does not compile. A host's error is shown by the reporter; an
+//! error of the command as a whole by `main`, with its sources (`error_chain`).
 
 use std::io;
 
 use backup_orchestrator_proto::{Refusal, RefusalKind, exit_codes};
 
 use crate::remote::RemoteFailure;
+use crate::session::SessionError;
+use crate::ssh::OpenError;
 use crate::ssh::config::ConfigError;
 use crate::ssh::connect::ConnectError;
 
@@ -90,6 +95,24 @@ impl From<RemoteFailure> for CtlError {
     }
 }
 
+impl From<SessionError> for CtlError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Lost { host, reason } => CtlError::ConnectionLost { host, reason },
+            SessionError::Remote(failure) => CtlError::Remote(failure),
+        }
+    }
+}
+
+impl From<OpenError> for CtlError {
+    fn from(error: OpenError) -> Self {
+        match error {
+            OpenError::Connect(error) => CtlError::Connect(error),
+            OpenError::Session(error) => error.into(),
+        }
+    }
+}
+
 fn attach_text(refusal: &Refusal, attach_hint: Option<&str>) -> String {
     match (refusal.kind, attach_hint) {
         (RefusalKind::RunInProgress, Some(hint)) => {
@@ -148,21 +171,6 @@ impl CtlError {
             CtlError::ConnectionLost { .. } => true,
             _ => false,
         }
-    }
-
-    /// The message with its chain of sources: `error: source: source`.
-    pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            if !text.contains(&cause_text) {
-                text.push_str(": ");
-                text.push_str(&cause_text);
-            }
-            source = cause.source();
-        }
-        text
     }
 }
 

@@ -2,20 +2,39 @@
 //!
 //! Parse the command line, run it, map the outcome to the exit code a pipeline gates on:
 //! the run's verdict (0/1/2), or [`error::CtlError::exit_code`] (3, 64, 130, a refusal's code).
-//! The session design is in `session.rs`, `reconnect.rs` and `ssh/mod.rs`.
+//!
+//! Layers, each importing only those below it:
+//!
+//! ```text
+//!  main ─▶ app (the commands; confirm, hints)
+//!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
+//!           └─▶ one_reply (status, cancel)
+//!  reconnect (follow a run across lost connections) ─▶ feed (host-keyed messages)
+//!  error (CtlError: every exit code, in one match)
+//!  ssh (config, connect, exec) ─▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
+//!  transport (AgentChannel, RemoteExit)
+//! ```
+//!
+//! The session design is in `session/mod.rs`, `reconnect.rs`, `fleet/mod.rs` and `ssh/mod.rs`.
 
 mod app;
 mod cli;
 mod confirm;
 mod error;
-mod output;
+mod feed;
+mod fleet;
+mod hints;
+mod one_reply;
 mod reconnect;
 mod remote;
 mod session;
 mod ssh;
+mod transport;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+
+use backup_orchestrator_render::error_chain;
 
 use crate::error::CtlError;
 
@@ -37,7 +56,7 @@ fn main() -> ExitCode {
                 CtlError::Interrupted { .. } | CtlError::NotConfirmed { .. } => {
                     eprintln!("{error}")
                 }
-                _ => eprintln!("error: {}", error.report()),
+                _ => eprintln!("error: {}", error_chain(&error)),
             }
             error.exit_code()
         }

@@ -15,7 +15,7 @@
 
 use backup_orchestrator_proto::Incompatibility;
 
-use crate::session::RemoteExit;
+use crate::transport::RemoteExit;
 
 /// Where NixOS puts a system package's binaries; sudoers needs an absolute path.
 const NIXOS_SYSTEM_BIN: &str = "/run/current-system/sw/bin";

@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::summary::{Outcome, Summary};
+use crate::outcome::{Outcome, Tally};
+use crate::summary::Summary;
 
 /// One event with its place in the run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +114,19 @@ pub struct StageFinished {
     #[serde(default)]
     pub warnings: u32,
     pub duration_ms: u64,
+}
+
+impl StageFinished {
+    /// The stage's counts per outcome.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            successful: self.successful,
+            failed: self.failed,
+            timed_out: self.timed_out,
+            skipped: self.skipped,
+            warnings: self.warnings,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,16 +32,25 @@
 //!   and the handshake then refuses with a message saying which side to upgrade.
 //!
 //! The tests in `tests/compat.rs` keep a frozen copy of the v1.0 types and check both directions.
+//!
+//! # Not part of the contract
+//!
+//! `backup-orchestrator-render` (in `proto/render/`) is a sibling crate, not part of this one: it
+//! turns these events into words (bars, `[INFO]` lines, the final report) for both binaries. Its
+//! text may change in any release; only what this crate defines (the wire, the exit codes, the
+//! JSON summary schema) is held stable.
 
 pub mod codec;
 pub mod event;
 pub mod exit_codes;
 pub mod hello;
+pub mod outcome;
 pub mod request;
 pub mod summary;
 
 pub use codec::{FrameError, MessageCodec};
 pub use event::{Envelope, Event, LogLevel};
 pub use hello::{Hello, Incompatibility, PROTOCOL_VERSION, ProtocolVersion, Role};
+pub use outcome::Tally;
 pub use request::{Refusal, RefusalKind, Reply, Request, RunOptions, RunState, StatusReport};
 pub use summary::{Outcome, Summary, UnitReport, Verdict};

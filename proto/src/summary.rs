@@ -34,36 +34,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exit_codes;
-
-/// What happened to one unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Failed,
-    TimedOut,
-    Skipped,
-    /// Failed in a stage whose plan says `on_failure = "warn"`: listed, never counted as failed.
-    Warning,
-    /// Dry run: would have been started.
-    Planned,
-    #[serde(other)]
-    Unknown,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failed => "failed",
-            Outcome::TimedOut => "timed_out",
-            Outcome::Skipped => "skipped",
-            Outcome::Warning => "warning",
-            Outcome::Planned => "planned",
-            Outcome::Unknown => "unknown",
-        }
-    }
-}
+// Re-exported here too: the summary is where readers look for a unit's outcome.
+pub use crate::outcome::Outcome;
+use crate::outcome::Tally;
 
 /// One unit's line in the [`Summary`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +80,21 @@ pub struct Summary {
     pub units: Vec<UnitReport>,
 }
 
-/// Counts and exit code derived from unit outcomes.
+impl Summary {
+    /// The run's counts per outcome.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            successful: self.successful,
+            failed: self.failed,
+            timed_out: self.timed_out,
+            skipped: self.skipped,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Counts and exit code derived from unit outcomes (the counts are a [`Tally`]'s, spelled out
+/// because the agent's engine fills the [`Summary`] field by field).
 ///
 /// The formula, unchanged from the user's script:
 /// - `failure_rate_percent = floor(100 × (failed + timed_out) / total_services)` (0 when there are
@@ -135,20 +122,19 @@ impl Verdict {
         failure_threshold_percent: u32,
         preflight_failed: bool,
     ) -> Verdict {
-        let mut v = Verdict::default();
-        for outcome in outcomes {
-            v.total_services += 1;
-            match outcome {
-                Outcome::Success => v.successful += 1,
-                Outcome::Failed => v.failed += 1,
-                Outcome::TimedOut => v.timed_out += 1,
-                Outcome::Skipped => v.skipped += 1,
-                Outcome::Warning => v.warnings += 1,
-                Outcome::Planned | Outcome::Unknown => {}
-            }
-        }
-        let bad = u64::from(v.failed + v.timed_out);
-        let total = u64::from(v.total_services);
+        let mut total_services = 0u32;
+        let tally = Tally::of(outcomes.into_iter().inspect(|_| total_services += 1));
+        let mut v = Verdict {
+            total_services,
+            successful: tally.successful,
+            failed: tally.failed,
+            timed_out: tally.timed_out,
+            skipped: tally.skipped,
+            warnings: tally.warnings,
+            ..Verdict::default()
+        };
+        let bad = u64::from(tally.bad());
+        let total = u64::from(total_services);
         v.failure_rate_percent = (bad * 100)
             .checked_div(total)
             .map_or(0, |rate| u32::try_from(rate).unwrap_or(100));

@@ -19,7 +19,7 @@ use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
 
 use super::connect::{ConnectError, Connection, Deadline, Stage};
-use crate::session::{AgentChannel, RemoteExit};
+use crate::transport::{AgentChannel, RemoteExit};
 
 /// How much of the remote's stderr is kept for diagnostics.
 const STDERR_CAP: usize = 64 * 1024;

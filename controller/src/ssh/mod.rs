@@ -6,7 +6,8 @@
 //!   flags)              auth::authenticate, keepalive, timeout)        stdout/stderr/exit)
 //! ```
 //!
-//! [`SshConnector`] runs them, and runs them again when `reconnect` asks.
+//! [`SshConnector::open`] runs them, and runs them again when `reconnect` asks; it fails with an
+//! [`OpenError`], which the application maps to an exit code.
 
 pub mod auth;
 pub mod config;
@@ -16,11 +17,10 @@ pub mod known_hosts;
 
 use std::time::Duration;
 
-use crate::error::CtlError;
-use crate::reconnect::Connect;
 use crate::remote::RemoteContext;
-use crate::session::{self, Session};
+use crate::session::{self, Session, SessionError};
 use config::Target;
+use connect::ConnectError;
 
 /// The agent gets at least this long to say Hello (sudo can be slow to start on a loaded host).
 const MIN_HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -48,14 +48,30 @@ impl SshConnector {
     }
 }
 
-impl Connect for SshConnector {
-    async fn connect(&mut self) -> Result<Session, CtlError> {
+/// Why a session could not be opened: the SSH connection, or the agent behind it.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Connect(Box<ConnectError>),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<ConnectError> for OpenError {
+    fn from(error: ConnectError) -> Self {
+        OpenError::Connect(Box::new(error))
+    }
+}
+
+impl SshConnector {
+    /// Connects, starts the agent and exchanges Hellos.
+    pub async fn open(&mut self) -> Result<Session, OpenError> {
         let connection = connect::connect(&self.target).await?;
         // Opening the channel gets a fresh allowance: the connect deadline was for connecting.
         let deadline = connect::Deadline::after(self.target.connect_timeout);
         tracing::debug!(command = %self.command, "starting the agent");
         let channel = exec::spawn_agent(connection, &self.command, &deadline).await?;
         let hello_timeout = self.target.connect_timeout.max(MIN_HELLO_TIMEOUT);
-        session::start(channel, &self.context, hello_timeout).await
+        Ok(session::start(channel, &self.context, hello_timeout).await?)
     }
 }

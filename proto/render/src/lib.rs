@@ -3,7 +3,17 @@
 //!
 //! This crate only consumes [`Envelope`]s and a [`Summary`]; it knows nothing of how they arrived
 //! (engine callback, event log, SSH frames). The main type is [`Renderer`]; [`OutputMode::choose`]
-//! picks its mode from `--json`, `--quiet` and the terminal.
+//! picks its mode from `--json`, `--quiet` and the terminal. A front end that follows hosts feeds a
+//! [`Reporter`] ([`RunReporter`] for the modes below), keyed by host.
+//!
+//! This crate is the one place that turns events into words: the run's lines and final report, the
+//! controller's `status` and `cancel` answers ([`status_text`], [`cancelled_text`]), its
+//! confirmation question ([`confirm_prompt`]), and errors with their sources ([`error_chain()`]).
+//! Both binaries follow its broken-pipe policy ([`PipeState`]: a closed reader ends the output,
+//! never the work, and never changes the exit code).
+//!
+//! It is a sibling of `backup-orchestrator-proto`, not part of the wire contract: its text may
+//! change in any release.
 //!
 //! # Streams
 //!
@@ -40,29 +50,39 @@
 //! - In bars mode a unit's final line starts with a mark instead of its level: ✔ success, ✘ failed,
 //!   ⏱ timed out, ↷ skipped, ⚠ warning, ○ planned (dry run); `Starting …` lines are spinners.
 
+mod answers;
 mod bars;
+mod confirm;
 mod demo;
+mod error_chain;
 mod format;
 mod host_answers;
 mod journal;
 mod json;
 mod lines;
 mod mode;
+mod pipe;
 mod plain;
 mod preflight;
 mod preview;
 mod renderer;
 mod report;
+mod reporter;
 mod view;
 
+pub use answers::{cancelled_json, cancelled_text, status_json, status_text};
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
+pub use confirm::confirm_prompt;
 pub use demo::demo_events;
+pub use error_chain::error_chain;
 pub use host_answers::{
     NOTHING_TO_CANCEL, agent_cancel_json, agent_cancel_text, agent_status_text,
 };
 pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
 pub use mode::{OutputMode, RenderOptions};
+pub use pipe::PipeState;
 pub use preflight::preflight_failure;
 pub use preview::run_preview;
 pub use renderer::Renderer;
+pub use reporter::{HostFailure, Reporter, RunReporter};

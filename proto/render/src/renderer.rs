@@ -24,7 +24,8 @@ use crate::plain::PlainWriter;
 use crate::report::report_lines;
 use crate::view::RunView;
 
-enum Output {
+/// Where a mode writes.
+enum Destination {
     Plain(PlainWriter),
     Bars(Bars),
     Json {
@@ -47,7 +48,7 @@ enum Output {
 pub struct Renderer {
     options: RenderOptions,
     view: RunView,
-    output: Output,
+    output: Destination,
     finished: bool,
 }
 
@@ -67,7 +68,7 @@ impl Renderer {
     pub fn new(options: RenderOptions) -> Renderer {
         let output = match options.mode {
             OutputMode::Bars => {
-                Output::Bars(Bars::stderr(options.verbose, options.host_label.clone()))
+                Destination::Bars(Bars::stderr(options.verbose, options.host_label.clone()))
             }
             _ => {
                 return Renderer::with_writers(
@@ -94,26 +95,26 @@ impl Renderer {
         };
         let label = options.host_label.clone();
         let output = match options.mode {
-            OutputMode::Plain => Output::Plain(PlainWriter::new(out, min_level, label)),
-            OutputMode::Bars => Output::Bars(Bars::new(
+            OutputMode::Plain => Destination::Plain(PlainWriter::new(out, min_level, label)),
+            OutputMode::Bars => Destination::Bars(Bars::new(
                 err,
                 ProgressDrawTarget::hidden(),
                 false,
                 options.verbose,
                 label,
             )),
-            OutputMode::Json => Output::Json {
+            OutputMode::Json => Destination::Json {
                 out,
                 // Warnings too: the front end's own notices (a reconnect) belong in a pipeline's
                 // log; the run's own lines are filtered to errors in `event`.
                 errors: PlainWriter::new(err, LogLevel::Warn, label),
             },
-            OutputMode::Quiet => Output::Quiet(PlainWriter::new(err, LogLevel::Error, label)),
+            OutputMode::Quiet => Destination::Quiet(PlainWriter::new(err, LogLevel::Error, label)),
         };
         Renderer::from_output(options, output)
     }
 
-    fn from_output(options: RenderOptions, output: Output) -> Renderer {
+    fn from_output(options: RenderOptions, output: Destination) -> Renderer {
         Renderer {
             options,
             view: RunView::default(),
@@ -131,15 +132,15 @@ impl Renderer {
         let lines = event_lines(&self.view, envelope);
         self.view.apply(envelope);
         match &mut self.output {
-            Output::Plain(w) | Output::Quiet(w) => w.write_lines(&lines),
-            Output::Json { errors, .. } => {
+            Destination::Plain(w) | Destination::Quiet(w) => w.write_lines(&lines),
+            Destination::Json { errors, .. } => {
                 let errors_only: Vec<_> = lines
                     .into_iter()
                     .filter(|line| line.level == LogLevel::Error)
                     .collect();
                 errors.write_lines(&errors_only)
             }
-            Output::Bars(bars) => bars.event(&self.view, envelope, &lines),
+            Destination::Bars(bars) => bars.event(&self.view, envelope, &lines),
         }
     }
 
@@ -147,10 +148,10 @@ impl Renderer {
     /// run's lines and above the bars.
     pub fn message(&mut self, level: LogLevel, text: &str) -> io::Result<()> {
         match &mut self.output {
-            Output::Plain(w) | Output::Quiet(w) | Output::Json { errors: w, .. } => {
+            Destination::Plain(w) | Destination::Quiet(w) | Destination::Json { errors: w, .. } => {
                 w.write_line(level, text)
             }
-            Output::Bars(bars) => bars.message(level, text),
+            Destination::Bars(bars) => bars.message(level, text),
         }
     }
 
@@ -161,18 +162,18 @@ impl Renderer {
         }
         self.finished = true;
         match &mut self.output {
-            Output::Plain(w) | Output::Quiet(w) => {
+            Destination::Plain(w) | Destination::Quiet(w) => {
                 w.write_lines(&report_lines(&self.view, summary))?;
                 w.flush()
             }
-            Output::Json { out, errors } => {
+            Destination::Json { out, errors } => {
                 errors.flush()?;
                 let mut json = summary_json(summary);
                 json.push('\n');
                 out.write_all(json.as_bytes())?;
                 out.flush()
             }
-            Output::Bars(bars) => bars.finish(&self.view, &report_lines(&self.view, summary)),
+            Destination::Bars(bars) => bars.finish(&self.view, &report_lines(&self.view, summary)),
         }
     }
 

@@ -1,47 +1,17 @@
 //! [`RunView`]: what a renderer knows about the run so far, built only from the envelopes.
 //!
 //! Every front end keeps one. It drops envelopes already seen (a re-attach replays the log from the
-//! start, or a reconnect overlaps the live stream), numbers the stages for display, and remembers
+//! start, or a reconnect overlaps the live stream): [`RunView::is_new`] is the one place in the
+//! workspace where an event is filtered by `seq`. The controller's session passes on every envelope
+//! it receives (it only remembers the highest `seq`, to resume after it), so the display decides
+//! alone what was already shown. The view also numbers the stages for display, and remembers
 //! each unit's start (in run time, `elapsed_ms`) and first final outcome, so a unit that timed out
 //! and later finished is counted once, and a replayed run shows the durations it really had.
 
 use std::collections::HashMap;
 
-use backup_orchestrator_proto::event::{RunStarted, StageFinished};
-use backup_orchestrator_proto::{Envelope, Event, Outcome};
-
-/// Units per outcome, as a stage or a run counts them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub successful: u32,
-    pub failed: u32,
-    pub timed_out: u32,
-    pub skipped: u32,
-    pub warnings: u32,
-}
-
-impl Counts {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Success => self.successful += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::TimedOut => self.timed_out += 1,
-            Outcome::Skipped => self.skipped += 1,
-            Outcome::Warning => self.warnings += 1,
-            Outcome::Planned | Outcome::Unknown => {}
-        }
-    }
-
-    fn from_finished(f: &StageFinished) -> Counts {
-        Counts {
-            successful: f.successful,
-            failed: f.failed,
-            timed_out: f.timed_out,
-            skipped: f.skipped,
-            warnings: f.warnings,
-        }
-    }
-}
+use backup_orchestrator_proto::event::RunStarted;
+use backup_orchestrator_proto::{Envelope, Event, Outcome, Tally};
 
 #[derive(Clone, Debug)]
 pub(crate) struct StageView {
@@ -51,7 +21,7 @@ pub(crate) struct StageView {
     pub units: Vec<String>,
     /// Units with a final outcome (finished, skipped, timed out).
     pub done: u32,
-    pub counts: Counts,
+    pub counts: Tally,
     /// Set by `StageFinished`.
     pub duration_ms: Option<u64>,
 }
@@ -99,7 +69,7 @@ impl RunView {
             }
             Event::StageFinished(f) => {
                 let stage = self.stage_entry(&f.name, Some(f.index));
-                stage.counts = Counts::from_finished(f);
+                stage.counts = f.tally();
                 stage.duration_ms = Some(f.duration_ms);
             }
             Event::UnitDiscovered(u) => {
@@ -191,7 +161,7 @@ impl RunView {
                     name: name.to_owned(),
                     units: Vec::new(),
                     done: 0,
-                    counts: Counts::default(),
+                    counts: Tally::default(),
                     duration_ms: None,
                 });
                 self.stages.len() - 1

@@ -1,0 +1,140 @@
+//! `status` and `cancel`: one request, one reply, printed by [`AnswerPrinter`].
+//!
+//! The words come from the render crate ([`status_text`], [`cancelled_text`] and their JSON forms);
+//! this file only connects, asks, and writes the answer on stdout in the chosen mode, under the
+//! render crate's broken-pipe policy.
+
+use std::io::{self, Write};
+
+use backup_orchestrator_proto::{Refusal, Reply, Request, StatusReport, exit_codes};
+use backup_orchestrator_render::{
+    OutputMode, PipeState, cancelled_json, cancelled_text, status_json, status_text,
+};
+
+use crate::error::CtlError;
+use crate::hints::Hints;
+use crate::reconnect::Connect;
+use crate::session::Session;
+
+/// Prints a one-reply command's answer on stdout.
+#[derive(Debug)]
+pub struct AnswerPrinter {
+    mode: OutputMode,
+    pipe: PipeState,
+}
+
+impl AnswerPrinter {
+    pub fn new(mode: OutputMode) -> AnswerPrinter {
+        AnswerPrinter {
+            mode,
+            pipe: PipeState::default(),
+        }
+    }
+
+    /// `status`: plain lines, or the report as JSON. `attach_hint` is the command that follows
+    /// a running run.
+    pub fn status(
+        &mut self,
+        host: &str,
+        report: &StatusReport,
+        attach_hint: &str,
+    ) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => status_json(report),
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => status_text(host, report, attach_hint),
+        };
+        self.print(&text)
+    }
+
+    /// `cancel`: what was asked of the run.
+    pub fn cancelled(
+        &mut self,
+        host: &str,
+        run_id: &str,
+        stop_units: bool,
+    ) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => cancelled_json(host, run_id, stop_units),
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => cancelled_text(host, run_id, stop_units),
+        };
+        self.print(&text)
+    }
+
+    fn print(&mut self, text: &str) -> Result<(), CtlError> {
+        self.pipe
+            .write(|| {
+                let mut stdout = io::stdout().lock();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+            })
+            .map_err(CtlError::Output)
+    }
+}
+
+/// `status HOST`.
+pub async fn status(
+    connector: &mut impl Connect,
+    hints: &Hints,
+    printer: &mut AnswerPrinter,
+) -> Result<i32, CtlError> {
+    let (reply, session) = one_reply(connector, &Request::Status, &["status"]).await?;
+    match reply {
+        Reply::Status(report) => {
+            printer.status(&hints.host, &report, &hints.attach)?;
+            Ok(exit_codes::SUCCESS)
+        }
+        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+        other => Err(session.unexpected(&other).into()),
+    }
+}
+
+/// `cancel HOST [--stop-units]`.
+pub async fn cancel(
+    connector: &mut impl Connect,
+    hints: &Hints,
+    stop_units: bool,
+    printer: &mut AnswerPrinter,
+) -> Result<i32, CtlError> {
+    let needed: &[&str] = if stop_units {
+        &["cancel", "stop-units"]
+    } else {
+        &["cancel"]
+    };
+    let request = Request::Cancel { stop_units };
+    let (reply, session) = one_reply(connector, &request, needed).await?;
+    match reply {
+        Reply::Cancelled { run_id, stop_units } => {
+            printer.cancelled(&hints.host, &run_id, stop_units)?;
+            Ok(exit_codes::SUCCESS)
+        }
+        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+        other => Err(session.unexpected(&other).into()),
+    }
+}
+
+/// Connects, checks the agent offers `capabilities`, sends `request` and reads its one reply;
+/// returns it with the session (for error context).
+async fn one_reply(
+    connector: &mut impl Connect,
+    request: &Request,
+    capabilities: &[&str],
+) -> Result<(Reply, Session), CtlError> {
+    let mut session = connector.connect().await?;
+    for capability in capabilities {
+        session.require(capability)?;
+    }
+    session.send(request).await?;
+    let reply = session.single_reply().await?;
+    Ok((reply, session))
+}
+
+fn refused(host: &str, refusal: Refusal) -> CtlError {
+    CtlError::Refused {
+        host: host.to_owned(),
+        refusal: Box::new(refusal),
+        attach_hint: None,
+    }
+}
