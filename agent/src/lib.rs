@@ -6,13 +6,12 @@
 //!            └─▶ engine/    a plan against systemd, as typed events
 //!            └─▶ runlog/    the run's event log on disk      journal.rs   the run in the journal
 //!            └─▶ systemd/   the one way to systemd (one bus connection per process)
-//!  plan/, preflight.rs, identity.rs, error_chain.rs: used from any floor, use none above them
+//!  plan/, preflight.rs, identity.rs: used from any floor, use none above them
 //! ```
 
 pub mod cli;
 pub mod commands;
 pub mod engine;
-pub mod error_chain;
 pub mod identity;
 pub mod journal;
 pub mod plan;

@@ -117,6 +117,20 @@ pub struct StageFinished {
 }
 
 impl StageFinished {
+    /// A finished stage with `tally`'s counts (the wire keeps them as flat fields).
+    pub fn new(index: u32, name: String, tally: Tally, duration_ms: u64) -> StageFinished {
+        StageFinished {
+            index,
+            name,
+            successful: tally.successful,
+            failed: tally.failed,
+            timed_out: tally.timed_out,
+            skipped: tally.skipped,
+            warnings: tally.warnings,
+            duration_ms,
+        }
+    }
+
     /// The stage's counts per outcome.
     pub fn tally(&self) -> Tally {
         Tally {

@@ -4,10 +4,11 @@
 use std::io::Write;
 
 use backup_orchestrator_proto::exit_codes;
-use backup_orchestrator_render::{NOTHING_TO_CANCEL, agent_cancel_json, agent_cancel_text};
+use backup_orchestrator_render::{NOTHING_TO_CANCEL, PipeState, cancelled_json, cancelled_text};
 
 use super::error::CliError;
 use crate::cli::GlobalArgs;
+use crate::identity::hostname;
 use crate::runs::host::Host;
 
 pub async fn cancel(global: &GlobalArgs, stop_units: bool) -> Result<i32, CliError> {
@@ -23,15 +24,14 @@ pub async fn cancel(global: &GlobalArgs, stop_units: bool) -> Result<i32, CliErr
     };
     let run_id = active.run_id.clone().unwrap_or_default();
     let text = if global.json {
-        agent_cancel_json(&run_id, stop_units)
+        cancelled_json(&hostname(), &run_id, stop_units)
     } else if global.quiet {
         String::new()
     } else {
-        agent_cancel_text(&active.describe(), stop_units)
+        cancelled_text(&hostname(), &run_id, stop_units)
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
+    PipeState::default()
+        .write(|| std::io::stdout().lock().write_all(text.as_bytes()))
         .map_err(CliError::output)?;
     Ok(exit_codes::SUCCESS)
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use backup_orchestrator_proto::{Event, exit_codes};
-use backup_orchestrator_render::demo_events;
+use backup_orchestrator_render::{PipeState, demo_events};
 
 use super::error::CliError;
 use super::output::renderer;
@@ -15,16 +15,17 @@ pub async fn debug_render(global: &GlobalArgs) -> Result<i32, CliError> {
     let paced =
         !global.json && !global.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut last_ms = 0;
+    let mut pipe = PipeState::default();
     for envelope in demo_events() {
         if paced {
             let step = envelope.elapsed_ms.saturating_sub(last_ms) / 50;
             tokio::time::sleep(Duration::from_millis(step.min(300))).await;
         }
         last_ms = envelope.elapsed_ms;
-        renderer.event(&envelope).map_err(CliError::output)?;
+        pipe.write(|| renderer.event(&envelope))
+            .map_err(CliError::output)?;
         if let Event::RunFinished(finished) = &envelope.event {
-            renderer
-                .finish(&finished.summary)
+            pipe.write(|| renderer.finish(&finished.summary))
                 .map_err(CliError::output)?;
         }
     }

@@ -1,16 +1,16 @@
 //! [`CliError`]: every way a command ends other than with its run's verdict, and its exit code.
 //!
-//! Broken pipes: a command whose stdout closes (`backup-orchestrator status | head -1`) ends
-//! quietly with 130, like an interruption ([`CliError::output`]); nothing is printed, there is no
-//! one left to read it.
+//! Broken pipes are not errors: a closed stdout ends the output, not the work, and the command
+//! exits with the code the work earned (the render crate's `PipeState` documents the policy both
+//! binaries share). Any other write error is [`CliError::output`].
 
 use std::error::Error;
 use std::io;
 
 use backup_orchestrator_proto::exit_codes;
 
-use crate::error_chain::error_chain;
 use crate::plan::PlanError;
+use backup_orchestrator_render::error_chain;
 
 /// Every way a command ends other than with its run's verdict, and its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +27,6 @@ pub enum CliError {
     /// Ctrl-C, or the prompt declined (130); the message was already shown.
     #[error("interrupted")]
     Interrupted,
-    /// Our stdout went away (broken pipe): end quietly (130, like an interruption).
-    #[error("output closed")]
-    OutputClosed,
 }
 
 impl CliError {
@@ -37,7 +34,7 @@ impl CliError {
         match self {
             CliError::Plan(_) | CliError::Usage(_) => exit_codes::USAGE,
             CliError::CouldNotRun(_) => exit_codes::COULD_NOT_RUN,
-            CliError::Interrupted | CliError::OutputClosed => exit_codes::INTERRUPTED,
+            CliError::Interrupted => exit_codes::INTERRUPTED,
         }
     }
 
@@ -46,18 +43,14 @@ impl CliError {
         CliError::CouldNotRun(error_chain(e))
     }
 
-    /// A rendering error: a closed stdout ends quietly, anything else is reported.
+    /// A write to our output failed for another reason than a closed pipe.
     pub fn output(e: io::Error) -> CliError {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            CliError::OutputClosed
-        } else {
-            CliError::CouldNotRun(format!("write the output: {e}"))
-        }
+        CliError::CouldNotRun(format!("write the output: {e}"))
     }
 
     /// Whether `main` should print the error (the others were shown already or must stay quiet).
     pub fn needs_report(&self) -> bool {
-        !matches!(self, CliError::Interrupted | CliError::OutputClosed)
+        !matches!(self, CliError::Interrupted)
     }
 }
 
@@ -70,9 +63,6 @@ mod tests {
         assert_eq!(CliError::Usage("x".into()).exit_code(), 64);
         assert_eq!(CliError::CouldNotRun("x".into()).exit_code(), 3);
         assert_eq!(CliError::Interrupted.exit_code(), 130);
-        assert_eq!(
-            CliError::output(io::Error::from(io::ErrorKind::BrokenPipe)).exit_code(),
-            130
-        );
+        assert_eq!(CliError::output(io::Error::other("disk")).exit_code(), 3);
     }
 }

@@ -1,8 +1,9 @@
 //! Rendering a followed run on this terminal until its `RunFinished`, or until Ctrl-C, which stops
-//! only the display: the run goes on, owned by PID 1.
+//! only the display: the run goes on, owned by PID 1. A closed stdout ends the display too, but the
+//! run is still followed to its verdict (render's [`PipeState`] policy).
 
 use backup_orchestrator_proto::{Event, LogLevel, exit_codes};
-use backup_orchestrator_render::Renderer;
+use backup_orchestrator_render::{PipeState, Renderer};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::error::CliError;
@@ -13,6 +14,7 @@ pub async fn render_run<L: Liveness>(
     mut follower: Follower<L>,
     renderer: &mut Renderer,
 ) -> Result<i32, CliError> {
+    let mut pipe = PipeState::default();
     let mut interrupt = signal(SignalKind::interrupt())
         .map_err(|e| CliError::CouldNotRun(format!("handle Ctrl-C: {e}")))?;
     loop {
@@ -23,16 +25,17 @@ pub async fn render_run<L: Liveness>(
                     "interrupted: run {} goes on on this host; attach with: backup-orchestrator attach",
                     follower.run_id()
                 );
-                renderer.message(LogLevel::Warn, &text).map_err(CliError::output)?;
+                pipe.write(|| renderer.message(LogLevel::Warn, &text))
+                    .map_err(CliError::output)?;
                 return Err(CliError::Interrupted);
             }
         };
         match next {
             Ok(Some(envelope)) => {
-                renderer.event(&envelope).map_err(CliError::output)?;
+                pipe.write(|| renderer.event(&envelope))
+                    .map_err(CliError::output)?;
                 if let Event::RunFinished(finished) = &envelope.event {
-                    renderer
-                        .finish(&finished.summary)
+                    pipe.write(|| renderer.finish(&finished.summary))
                         .map_err(CliError::output)?;
                     return Ok(finished.summary.exit_code);
                 }
@@ -44,8 +47,7 @@ pub async fn render_run<L: Liveness>(
                 )));
             }
             Err(e @ LogFollowError::Abandoned { .. }) => {
-                renderer
-                    .message(LogLevel::Error, &e.to_string())
+                pipe.write(|| renderer.message(LogLevel::Error, &e.to_string()))
                     .map_err(CliError::output)?;
                 return Ok(exit_codes::COULD_NOT_RUN);
             }

@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
-use backup_orchestrator_render::run_preview;
+use backup_orchestrator_render::{PipeState, run_preview};
 
 use super::error::CliError;
 use super::follow;
@@ -89,7 +89,9 @@ async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
     if let Some(e) = sink.error.take() {
         return Err(CliError::output(e));
     }
-    renderer.finish(&summary).map_err(CliError::output)?;
+    PipeState::default()
+        .write(|| renderer.finish(&summary))
+        .map_err(CliError::output)?;
     Ok(summary.exit_code)
 }
 

@@ -3,9 +3,9 @@
 
 use super::error::CliError;
 use crate::cli::GlobalArgs;
-use crate::error_chain::error_chain;
 use crate::runs::host_source::HostRuns;
 use crate::runs::session::{SessionEnd, serve as session};
+use backup_orchestrator_render::error_chain;
 
 pub async fn serve(global: &GlobalArgs) -> Result<i32, CliError> {
     let mut runs = HostRuns::new(global.plan.clone());

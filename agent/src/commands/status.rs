@@ -5,10 +5,11 @@
 use std::io::Write;
 
 use backup_orchestrator_proto::exit_codes;
-use backup_orchestrator_render::agent_status_text;
+use backup_orchestrator_render::{PipeState, status_json, status_text};
 
 use super::error::CliError;
 use crate::cli::GlobalArgs;
+use crate::identity::hostname;
 use crate::runs::host::Host;
 
 pub async fn status(global: &GlobalArgs) -> Result<i32, CliError> {
@@ -20,17 +21,14 @@ pub async fn status(global: &GlobalArgs) -> Result<i32, CliError> {
         .await
         .map_err(|e| CliError::could_not_run(&e))?;
     let text = if global.json {
-        let mut json = serde_json::to_string_pretty(&report).unwrap_or_default();
-        json.push('\n');
-        json
+        status_json(&report)
     } else if global.quiet {
         String::new()
     } else {
-        agent_status_text(&report)
+        status_text(&hostname(), &report, "backup-orchestrator attach")
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
+    PipeState::default()
+        .write(|| std::io::stdout().lock().write_all(text.as_bytes()))
         .map_err(CliError::output)?;
     Ok(exit_codes::SUCCESS)
 }

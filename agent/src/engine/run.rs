@@ -25,11 +25,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::inputs::{Cancel, EngineOptions, RunEventSink};
-use crate::error_chain::error_chain;
 use crate::identity::SOFTWARE;
 use crate::plan::{Plan, Stage};
 use crate::preflight;
 use crate::systemd::{Systemd, SystemdError, UnitFinish};
+use backup_orchestrator_render::error_chain;
 
 /// A stage's discovery, started while the previous stage runs.
 type Discovery<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, SystemdError>> + 'a>>;

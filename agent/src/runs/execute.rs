@@ -10,15 +10,15 @@ use std::time::{Instant, SystemTime};
 
 use backup_orchestrator_proto::event::Log;
 use backup_orchestrator_proto::{Envelope, Event, LogLevel, Summary};
-use backup_orchestrator_render::Renderer;
+use backup_orchestrator_render::{PipeState, Renderer};
 
 use crate::engine::{self, Cancel, EngineOptions, RunEventSink};
-use crate::error_chain::error_chain;
 use crate::identity::hostname;
 use crate::journal::Journal;
 use crate::plan::Plan;
 use crate::runlog::{LogWriter, RunLogError, Stamper};
 use crate::systemd::{SystemdBus, SystemdConnection, SystemdError};
+use backup_orchestrator_render::error_chain;
 
 /// How a run is executed in this process.
 #[derive(Debug)]
@@ -58,7 +58,9 @@ pub async fn connect_engine() -> Result<SystemdBus, SystemdError> {
 pub struct RenderSink<'r> {
     stamper: Stamper,
     renderer: &'r mut Renderer,
-    /// The first write error (a closed stdout): later events are not rendered.
+    /// A closed stdout ends the display, not the run (render's broken-pipe policy).
+    pipe: PipeState,
+    /// The first other write error: later events are not rendered.
     pub error: Option<io::Error>,
 }
 
@@ -67,6 +69,7 @@ impl<'r> RenderSink<'r> {
         RenderSink {
             stamper: Stamper::new(started),
             renderer,
+            pipe: PipeState::default(),
             error: None,
         }
     }
@@ -76,7 +79,7 @@ impl RunEventSink for RenderSink<'_> {
     fn emit(&mut self, event: Event) {
         let envelope = self.stamper.stamp(event);
         if self.error.is_none()
-            && let Err(e) = self.renderer.event(&envelope)
+            && let Err(e) = self.pipe.write(|| self.renderer.event(&envelope))
         {
             self.error = Some(e);
         }

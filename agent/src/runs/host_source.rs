@@ -15,9 +15,9 @@ use super::host::{Host, StartError};
 use super::session::{EventSource, RunSource, refusal};
 use super::unit::{OwnershipError, RunUnit};
 use crate::engine::Cancel;
-use crate::error_chain::error_chain;
 use crate::plan::Plan;
 use crate::runlog::{self, Follower, LogFollowError};
+use backup_orchestrator_render::error_chain;
 
 /// This host's runs, for a controller.
 #[derive(Debug)]

@@ -19,11 +19,11 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::execute::{Execution, OwnedSink, connect_engine, execute_plan};
 use crate::engine::Cancel;
-use crate::error_chain::error_chain;
 use crate::journal::Journal;
 use crate::plan::{Plan, PlanError};
 use crate::runlog::{self, KEEP_RUNS, Layout, LogWriter, RunLogError};
 use crate::systemd::SystemdError;
+use backup_orchestrator_render::error_chain;
 
 /// Why the run could not run or keep its log (its verdict, whatever it is, is in its summary).
 #[derive(Debug, thiserror::Error)]

@@ -18,11 +18,11 @@
 
 use std::path::Path;
 
-use crate::error_chain::error_chain;
 use crate::runlog;
 use crate::systemd::{
     SystemdConnection, SystemdError, TransientService, TransientStart, active_state,
 };
+use backup_orchestrator_render::error_chain;
 
 /// The transient unit every run executes in; its existence is the host's run lock.
 pub const RUN_UNIT: &str = "backup-orchestrator-run.service";

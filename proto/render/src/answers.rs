@@ -1,9 +1,14 @@
-//! The controller's one-reply answers in words: `status` ([`status_text`]) and `cancel`
-//! ([`cancelled_text`]), and their `--json` forms ([`status_json`], [`cancelled_json`]).
+//! The one-reply answers in words: `status` ([`status_text`]) and `cancel` ([`cancelled_text`]),
+//! their `--json` forms ([`status_json`], [`cancelled_json`]) and [`NOTHING_TO_CANCEL`]. Both
+//! binaries print these: the controller for each host it asked, the agent for its own host
+//! (`sudo backup-orchestrator status`), each with its own attach hint.
 //!
 //! Every line starts with the host, so the answers of several hosts read apart.
 
 use backup_orchestrator_proto::{RunState, StatusReport};
+
+/// Why `cancel` did nothing (the agent's `cancel` exits 3 with it; `serve` refuses with it).
+pub const NOTHING_TO_CANCEL: &str = "no backup run in progress on this host: nothing to cancel";
 
 /// `cancel`'s answer: what was asked of the run.
 pub fn cancelled_text(host: &str, run_id: &str, stop_units: bool) -> String {

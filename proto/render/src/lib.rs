@@ -56,7 +56,6 @@ mod confirm;
 mod demo;
 mod error_chain;
 mod format;
-mod host_answers;
 mod journal;
 mod json;
 mod lines;
@@ -70,14 +69,11 @@ mod report;
 mod reporter;
 mod view;
 
-pub use answers::{cancelled_json, cancelled_text, status_json, status_text};
+pub use answers::{NOTHING_TO_CANCEL, cancelled_json, cancelled_text, status_json, status_text};
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
 pub use confirm::confirm_prompt;
 pub use demo::demo_events;
 pub use error_chain::error_chain;
-pub use host_answers::{
-    NOTHING_TO_CANCEL, agent_cancel_json, agent_cancel_text, agent_status_text,
-};
 pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
 pub use mode::{OutputMode, RenderOptions};

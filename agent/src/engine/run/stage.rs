@@ -16,15 +16,15 @@ use std::pin::Pin;
 
 use backup_orchestrator_proto::LogLevel;
 use backup_orchestrator_proto::event::{Event, StageFinished, StageStarted, UnitRef};
-use backup_orchestrator_proto::summary::Outcome;
+use backup_orchestrator_proto::outcome::Tally;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use super::{Lingering, NextUnits, Run, UnitEnd, millis};
-use crate::error_chain::error_chain;
 use crate::plan::{Stage, pattern};
 use crate::systemd::{Systemd, SystemdError};
+use backup_orchestrator_render::error_chain;
 
 /// A unit's future, from its turn to its end or timeout ([`Run::run_unit`]).
 type UnitRun<'r> = Pin<Box<dyn Future<Output = UnitEnd> + 'r>>;
@@ -175,31 +175,19 @@ impl<'a, S: Systemd> Run<'a, S> {
 
     /// `StageFinished`, with the counts of this stage's reports.
     fn close_stage(&self, index: usize, stage: &Stage, stage_started: Instant) {
-        let mut finished = StageFinished {
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            name: stage.name.clone(),
-            successful: 0,
-            failed: 0,
-            timed_out: 0,
-            skipped: 0,
-            warnings: 0,
-            duration_ms: millis(stage_started.elapsed()),
-        };
-        for report in self
-            .reports
-            .borrow()
-            .iter()
-            .filter(|r| r.stage == stage.name)
-        {
-            match report.outcome {
-                Outcome::Success => finished.successful += 1,
-                Outcome::Failed => finished.failed += 1,
-                Outcome::TimedOut => finished.timed_out += 1,
-                Outcome::Skipped => finished.skipped += 1,
-                Outcome::Warning => finished.warnings += 1,
-                Outcome::Planned | Outcome::Unknown => {}
-            }
-        }
+        let tally = Tally::of(
+            self.reports
+                .borrow()
+                .iter()
+                .filter(|r| r.stage == stage.name)
+                .map(|r| r.outcome),
+        );
+        let finished = StageFinished::new(
+            u32::try_from(index).unwrap_or(u32::MAX),
+            stage.name.clone(),
+            tally,
+            millis(stage_started.elapsed()),
+        );
         self.emit(Event::StageFinished(finished));
     }
 }

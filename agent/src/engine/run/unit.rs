@@ -25,9 +25,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{Lingered, Run, UnitEnd, millis};
-use crate::error_chain::error_chain;
 use crate::plan::Stage;
 use crate::systemd::{Systemd, SystemdError, UnitWatch, active_state};
+use backup_orchestrator_render::error_chain;
 
 /// The `ActiveState`s of the units a stage takes in one go: read in one call to systemd, awaited by
 /// each of their futures (each takes its own by position).
