@@ -1,10 +1,10 @@
 //! Public-key authentication, the way OpenSSH goes about it: [`authenticate`].
 //!
-//! 1. ssh-agent (`$SSH_AUTH_SOCK`), every key it holds, unless `IdentitiesOnly yes` names explicit
+//! 1. ssh-agent (`IdentityAgent`, else `$SSH_AUTH_SOCK`), every key it holds, unless `IdentitiesOnly yes` names explicit
 //!    identity files;
 //! 2. identity files, in order: `-i`, then `IdentityFile`, else `~/.ssh/id_ed25519` and
 //!    `~/.ssh/id_ecdsa`. Missing files are skipped. An encrypted key asks for its passphrase only
-//!    when stdin is a terminal (and the time spent typing is not counted against the connect
+//!    when stdin is a terminal and `BatchMode` is off (and the time spent typing is not counted against the connect
 //!    timeout); otherwise it is skipped, and if nothing else works the error says to `ssh-add` it.
 //!    RSA key files are skipped with a warning: this build has no RSA (see Cargo.toml); an RSA key
 //!    held by ssh-agent is offered, the agent doing the signing.
@@ -23,7 +23,7 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
-use super::config::Endpoint;
+use super::config::{AgentSocket, Endpoint};
 use super::connect::{ConnectError, Deadline, Stage};
 
 /// Passphrase attempts per key, as ssh.
@@ -171,11 +171,16 @@ async fn try_agent<H: Handler>(
     tried: &mut Vec<String>,
 ) -> Result<Option<Attempt>, ConnectError> {
     let address = endpoint.address();
-    if std::env::var_os("SSH_AUTH_SOCK").is_none() {
-        return Ok(None);
-    }
+    let socket = match &endpoint.agent {
+        AgentSocket::Disabled => return Ok(None),
+        AgentSocket::Path(path) => path.clone(),
+        AgentSocket::FromEnvironment => match std::env::var_os("SSH_AUTH_SOCK") {
+            Some(path) => PathBuf::from(path),
+            None => return Ok(None),
+        },
+    };
     let mut agent = match deadline
-        .run(Stage::Auth, &address, AgentClient::connect_env())
+        .run(Stage::Auth, &address, AgentClient::connect_uds(&socket))
         .await?
     {
         Ok(agent) => agent,
@@ -279,7 +284,7 @@ fn load_key(
             return Ok(None);
         }
     }
-    if !std::io::stdin().is_terminal() {
+    if endpoint.batch_mode || !std::io::stdin().is_terminal() {
         tracing::debug!(path = %path.display(), "encrypted key and no terminal: skipped");
         encrypted_skipped.get_or_insert_with(|| path.to_path_buf());
         return Ok(None);

@@ -10,6 +10,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod dump;
+pub mod expand;
+mod jump;
+pub mod pattern;
+mod refuse;
+pub mod sshconf;
 pub mod connect;
 pub mod exec;
 pub mod known_hosts;
