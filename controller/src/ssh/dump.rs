@@ -23,7 +23,7 @@ pub fn ssh_g(resolved: &Resolved) -> String {
     line("port", &endpoint.port.to_string());
     line("batchmode", yes_no(endpoint.batch_mode));
     let timeout = match settings.get("connecttimeout") {
-        Some(d) if d.value() != "0" => d.value().to_owned(),
+        Some(d) => d.value().to_owned(),
         _ => "none".to_owned(),
     };
     line("connecttimeout", &timeout);

@@ -39,3 +39,29 @@ pub fn parse_jump(spec: &str) -> Result<JumpSpec, ConfigError> {
     Ok(JumpSpec { user, host, port })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_parses_jump_specs() {
+        assert_eq!(
+            parse_jump("ssh://u@[fe80::1]:2022").unwrap(),
+            JumpSpec {
+                user: Some("u".into()),
+                host: "fe80::1".into(),
+                port: Some(2022)
+            }
+        );
+        assert_eq!(
+            parse_jump("gw").unwrap(),
+            JumpSpec {
+                user: None,
+                host: "gw".into(),
+                port: None
+            }
+        );
+        assert!(parse_jump("gw:http").is_err());
+    }
+}

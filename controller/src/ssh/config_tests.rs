@@ -1,0 +1,238 @@
+//! Resolution tests: the ssh_config reader and the target built from it.
+
+use std::fs;
+
+use super::*;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join(".ssh")).unwrap();
+        fs::write(dir.path().join(".ssh/config"), config).unwrap();
+        Fixture { dir }
+    }
+
+    fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn env(&self) -> Environment {
+        Environment {
+            home: Some(self.home().to_path_buf()),
+            local_user: Some("alice".into()),
+            system_config: self.home().join("no_system_config"),
+        }
+    }
+
+    fn resolve(&self, host: &str, overrides: &Overrides) -> Target {
+        resolve(host, overrides, &self.env()).unwrap()
+    }
+}
+
+const CONFIG: &str = "\
+Host forge
+HostName 10.231.0.5
+User deploy
+Port 2222
+IdentityFile ~/.ssh/forge_key
+IdentitiesOnly yes
+UserKnownHostsFile ~/.ssh/known_hosts_lab
+StrictHostKeyChecking accept-new
+ConnectTimeout 4
+ProxyJump bastion,ops@relay:2200
+
+Host bastion
+HostName bastion.example.net
+User jumper
+
+Host *.lab
+HostName %h.internal
+User labuser
+
+Host *
+ServerAliveInterval 30
+";
+
+#[test]
+fn config_resolves_an_alias_to_host_name_user_port_and_identity() {
+    let fx = Fixture::new(CONFIG);
+    let target = fx.resolve("forge", &Overrides::default());
+    let e = &target.endpoint;
+    assert_eq!(target.label, "forge");
+    assert_eq!(
+        (e.host.as_str(), e.port, e.user.as_str()),
+        ("10.231.0.5", 2222, "deploy")
+    );
+    assert_eq!(e.identity_files, vec![fx.home().join(".ssh/forge_key")]);
+    assert!(e.explicit_identities && e.identities_only && !e.use_agent());
+    assert_eq!(
+        e.user_known_hosts,
+        vec![fx.home().join(".ssh/known_hosts_lab")]
+    );
+    assert_eq!(
+        e.global_known_hosts,
+        vec![
+            PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            PathBuf::from("/etc/ssh/ssh_known_hosts2")
+        ]
+    );
+    assert_eq!(e.host_key_policy, HostKeyPolicy::AcceptNew);
+    assert_eq!(target.connect_timeout, Duration::from_secs(4));
+}
+
+#[test]
+fn config_resolves_proxy_jump_hops_through_the_config() {
+    let fx = Fixture::new(CONFIG);
+    let target = fx.resolve("forge", &Overrides::default());
+    let hops: Vec<(String, u16, String)> = target
+        .jumps
+        .iter()
+        .map(|e| (e.host.clone(), e.port, e.user.clone()))
+        .collect();
+    assert_eq!(
+        hops,
+        vec![
+            ("bastion.example.net".to_owned(), 22, "jumper".to_owned()),
+            ("relay".to_owned(), 2200, "ops".to_owned()),
+        ]
+    );
+    // A hop has its own defaults, not the target's.
+    assert_eq!(target.jumps[0].host_key_policy, HostKeyPolicy::Strict);
+    assert_eq!(
+        target.jumps[0].user_known_hosts,
+        vec![
+            fx.home().join(".ssh/known_hosts"),
+            fx.home().join(".ssh/known_hosts2")
+        ]
+    );
+}
+
+#[test]
+fn config_follows_the_first_hops_own_proxy_jump_and_refuses_loops() {
+    let fx = Fixture::new(
+        "Host inner\n  ProxyJump middle\nHost middle\n  ProxyJump outer\nHost loop\n  ProxyJump loop\n",
+    );
+    let target = fx.resolve("inner", &Overrides::default());
+    let hops: Vec<&str> = target.jumps.iter().map(|e| e.host.as_str()).collect();
+    assert_eq!(hops, ["outer", "middle"]);
+    let error = resolve("loop", &Overrides::default(), &fx.env()).unwrap_err();
+    assert!(matches!(error, ConfigError::JumpLoop { .. }), "{error}");
+}
+
+#[test]
+fn config_lets_command_line_flags_win() {
+    let fx = Fixture::new(CONFIG);
+    let overrides = Overrides {
+        user: Some("root".into()),
+        port: Some(22),
+        identity_files: vec![PathBuf::from("/keys/ci")],
+        connect_timeout: Some(Duration::from_secs(2)),
+        ..Overrides::default()
+    };
+    let target = fx.resolve("forge", &overrides);
+    assert_eq!(
+        (target.endpoint.user.as_str(), target.endpoint.port),
+        ("root", 22)
+    );
+    assert_eq!(
+        target.endpoint.identity_files,
+        vec![PathBuf::from("/keys/ci"), fx.home().join(".ssh/forge_key")]
+    );
+    assert_eq!(target.connect_timeout, Duration::from_secs(2));
+    // USER@HOST wins over -l.
+    assert_eq!(fx.resolve("ops@forge", &overrides).endpoint.user, "ops");
+}
+
+#[test]
+fn config_uses_openssh_defaults_for_an_unknown_host() {
+    let fx = Fixture::new(CONFIG);
+    let target = fx.resolve("10.231.7.7", &Overrides::default());
+    let e = &target.endpoint;
+    assert_eq!(
+        (e.host.as_str(), e.port, e.user.as_str()),
+        ("10.231.7.7", 22, "alice")
+    );
+    assert_eq!(e.identity_files.len(), DEFAULT_IDENTITY_FILES.len());
+    assert_eq!(e.identity_files[0], fx.home().join(".ssh/id_rsa"));
+    assert!(!e.explicit_identities && e.use_agent());
+    assert_eq!(e.host_key_policy, HostKeyPolicy::Strict);
+    assert!(target.jumps.is_empty());
+    assert_eq!(target.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+}
+
+#[test]
+fn config_expands_percent_h_in_host_name_for_wildcard_hosts() {
+    let fx = Fixture::new(CONFIG);
+    let target = fx.resolve("db.lab", &Overrides::default());
+    assert_eq!(target.endpoint.host, "db.lab.internal");
+    assert_eq!(target.endpoint.user, "labuser");
+}
+
+#[test]
+fn config_reads_included_files() {
+    let fx = Fixture::new("Include conf.d/*.conf\nHost *\n  User fallback\n");
+    fs::create_dir_all(fx.home().join(".ssh/conf.d")).unwrap();
+    fs::write(
+        fx.home().join(".ssh/conf.d/lab.conf"),
+        "Host h1\n  HostName 10.231.1.2\n  User deploy\n  IdentityFile ~/lab/id_ed25519\n",
+    )
+    .unwrap();
+    let target = fx.resolve("h1", &Overrides::default());
+    assert_eq!(target.endpoint.host, "10.231.1.2");
+    assert_eq!(target.endpoint.user, "deploy");
+    assert_eq!(
+        target.endpoint.identity_files,
+        vec![fx.home().join("lab/id_ed25519")]
+    );
+}
+
+#[test]
+fn config_from_an_explicit_file_and_accept_new_flag_wins_over_strict_config() {
+    let fx = Fixture::new("");
+    let file = fx.home().join("lab_config");
+    fs::write(
+        &file,
+        "Host h2\n  HostName 10.231.1.3\n  StrictHostKeyChecking yes\n  UserKnownHostsFile /run/lab/known_hosts\n",
+    )
+    .unwrap();
+    let mut overrides = Overrides {
+        config_file: Some(file),
+        ..Overrides::default()
+    };
+    let strict = fx.resolve("h2", &overrides);
+    assert_eq!(strict.endpoint.host_key_policy, HostKeyPolicy::Strict);
+    assert_eq!(
+        strict.endpoint.user_known_hosts,
+        vec![PathBuf::from("/run/lab/known_hosts")]
+    );
+    overrides.accept_new_host_key = true;
+    assert_eq!(
+        fx.resolve("h2", &overrides).endpoint.host_key_policy,
+        HostKeyPolicy::AcceptNew
+    );
+}
+
+#[test]
+fn config_reports_a_missing_explicit_file_and_a_missing_user() {
+    let fx = Fixture::new("");
+    let overrides = Overrides {
+        config_file: Some(fx.home().join("nope")),
+        ..Overrides::default()
+    };
+    assert!(matches!(
+        resolve("x", &overrides, &fx.env()),
+        Err(ConfigError::Read { .. })
+    ));
+    let env = Environment {
+        local_user: None,
+        ..fx.env()
+    };
+    assert!(matches!(
+        resolve("x", &Overrides::default(), &env),
+        Err(ConfigError::NoUser { .. })
+    ));
+}
