@@ -34,7 +34,9 @@ fn keyed(output: &str) -> BTreeMap<String, Vec<String>> {
     for line in output.lines() {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
         if KEYS.contains(&key) {
-            map.entry(key.to_owned()).or_default().push(value.to_owned());
+            map.entry(key.to_owned())
+                .or_default()
+                .push(value.to_owned());
         }
     }
     map
@@ -87,7 +89,12 @@ fn ssh_config_prints_what_ssh_g_prints_over_the_corpus() {
                 .arg(host)
                 .output()
                 .expect("the OpenSSH client (ssh) is needed for this test");
-            assert!(ssh.status.success(), "ssh -G failed on {}: {}", config.display(), String::from_utf8_lossy(&ssh.stderr));
+            assert!(
+                ssh.status.success(),
+                "ssh -G failed on {}: {}",
+                config.display(),
+                String::from_utf8_lossy(&ssh.stderr)
+            );
             let ours = Command::new(env!("CARGO_BIN_EXE_backup-orchestrator-ctl"))
                 .arg("ssh-config")
                 .arg("-F")
@@ -118,5 +125,10 @@ fn ssh_config_prints_what_ssh_g_prints_over_the_corpus() {
         }
     }
     assert!(cases >= 30, "the corpus shrank: {cases} cases");
-    assert!(failures.is_empty(), "{} of {cases} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

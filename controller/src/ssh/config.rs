@@ -322,14 +322,17 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// Reads the config files for `host`, with `command_line` (`-o`) lines first.
     fn read(&self, host: &str, command_line: &[String]) -> Result<Settings, ConfigError> {
-        let default_user_file = self.env.home.as_ref().map(|h| h.join(".ssh").join("config"));
+        let default_user_file = self
+            .env
+            .home
+            .as_ref()
+            .map(|h| h.join(".ssh").join("config"));
         let user_file = match &self.overrides.config_file {
             Some(file) => Some(file.clone()),
             None => default_user_file.filter(|f| f.exists()),
         };
-        let system_file = (self.overrides.config_file.is_none()
-            && self.env.system_config.exists())
-        .then_some(self.env.system_config.as_path());
+        let system_file = (self.overrides.config_file.is_none() && self.env.system_config.exists())
+            .then_some(self.env.system_config.as_path());
         let sources = Sources {
             target: host,
             home: self.env.home.as_deref(),
@@ -380,7 +383,9 @@ impl Resolver<'_> {
         let explicit_identities = !settings.identity_files.is_empty();
         let identity_files = if explicit_identities {
             let files = settings.identity_files.iter();
-            files.map(|d| expand(d, d.value())).collect::<Result<_, _>>()?
+            files
+                .map(|d| expand(d, d.value()))
+                .collect::<Result<_, _>>()?
         } else {
             let home = self.env.home.as_deref().ok_or(ConfigError::NoHome)?;
             DEFAULT_IDENTITY_FILES
@@ -389,7 +394,11 @@ impl Resolver<'_> {
                 .collect()
         };
         let user_known_hosts = match settings.get("userknownhostsfile") {
-            Some(d) => d.args.iter().map(|f| expand(d, f)).collect::<Result<_, _>>()?,
+            Some(d) => d
+                .args
+                .iter()
+                .map(|f| expand(d, f))
+                .collect::<Result<_, _>>()?,
             None => {
                 let home = self.env.home.as_deref().ok_or(ConfigError::NoHome)?;
                 default_files(home, DEFAULT_USER_KNOWN_HOSTS)
@@ -455,7 +464,10 @@ impl Resolver<'_> {
             });
         }
         let mut hops = Vec::new();
-        let specs = directive.value().split(',').filter(|s| !s.trim().is_empty());
+        let specs = directive
+            .value()
+            .split(',')
+            .filter(|s| !s.trim().is_empty());
         for (index, spec) in specs.enumerate() {
             let jump = parse_jump(spec.trim())?;
             // ssh runs `ssh -W` for each hop: the config files again (-F kept), without -o.

@@ -236,3 +236,156 @@ fn config_reports_a_missing_explicit_file_and_a_missing_user() {
         Err(ConfigError::NoUser { .. })
     ));
 }
+
+fn refusal_lines(error: ConfigError) -> Vec<(String, usize)> {
+    match error {
+        ConfigError::Refused { refusals, .. } => refusals
+            .into_iter()
+            .map(|r| (r.directive, r.origin.line))
+            .collect(),
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+#[test]
+fn config_refuses_a_match_that_could_select_the_host_naming_its_line() {
+    // The layout: ssh2-config filed these lines under `Host *`, for every host.
+    let fx = Fixture::new(
+        "Host *\n  User deploy\nMatch host *.lab\n  StrictHostKeyChecking no\n  UserKnownHostsFile ~/.ssh/known_hosts_lab\n",
+    );
+    let error = resolve("h1.lab", &Overrides::default(), &fx.env()).unwrap_err();
+    assert!(error.is_refusal());
+    let message = error.to_string();
+    assert!(message.contains("--transport openssh"), "{message}");
+    assert!(message.contains("config:3: Match host *.lab"), "{message}");
+    // A Match host that cannot select the host is skipped with its lines.
+    let target = fx.resolve("prod", &Overrides::default());
+    assert_eq!(target.endpoint.host_key_policy, HostKeyPolicy::Strict);
+}
+
+#[test]
+fn config_compares_match_host_with_the_host_name_set_so_far() {
+    let fx = Fixture::new(
+        "Host app\n  HostName app.lab\nMatch host *.lab\n  User lab\nHost other\n  HostName other.lab\nMatch exec true\n  User never\n",
+    );
+    assert_eq!(
+        refusal_lines(resolve("app", &Overrides::default(), &fx.env()).unwrap_err()),
+        [
+            ("Match host *.lab".to_owned(), 3),
+            ("Match exec true".to_owned(), 7)
+        ]
+    );
+    // For `other`, HostName is set after the Match: it is skipped, but `exec` is undecidable.
+    assert_eq!(
+        refusal_lines(resolve("other", &Overrides::default(), &fx.env()).unwrap_err()),
+        [("Match exec true".to_owned(), 7)]
+    );
+}
+
+#[test]
+fn config_skips_a_match_that_sets_only_ignored_directives() {
+    let fx = Fixture::new("Match all\n  SendEnv LANG\n  ServerAliveInterval 30\n");
+    assert!(resolve("x", &Overrides::default(), &fx.env()).is_ok());
+}
+
+#[test]
+fn config_refuses_directives_it_does_not_implement_only_where_they_apply() {
+    let fx = Fixture::new(
+        "Host jump\n  ProxyCommand nc %h %p\nHost plain\n  ProxyCommand none\n  ControlMaster no\n  ControlPath none\nHost *\n  ProxyCommand nc other\n  CheckHostIP yes\n  AddKeysToAgent yes\n",
+    );
+    assert_eq!(
+        refusal_lines(resolve("jump", &Overrides::default(), &fx.env()).unwrap_err()),
+        [
+            ("proxycommand nc %h %p".to_owned(), 2),
+            ("checkhostip yes".to_owned(), 9)
+        ]
+    );
+    assert_eq!(
+        refusal_lines(resolve("plain", &Overrides::default(), &fx.env()).unwrap_err()),
+        [("checkhostip yes".to_owned(), 9)]
+    );
+    let ok = Overrides {
+        options: vec!["CheckHostIP=no".into()],
+        ..Overrides::default()
+    };
+    assert!(resolve("plain", &ok, &fx.env()).is_ok());
+}
+
+#[test]
+fn config_includes_inside_a_host_block_only_when_it_matched() {
+    let fx = Fixture::new("Host h3\n  Include extra.conf\nHost *\n  User outer\n");
+    fs::write(
+        fx.home().join(".ssh/extra.conf"),
+        "User inner\nHost *\n  Port 2003\n",
+    )
+    .unwrap();
+    let h3 = fx.resolve("h3", &Overrides::default());
+    assert_eq!(
+        (h3.endpoint.user.as_str(), h3.endpoint.port),
+        ("inner", 2003)
+    );
+    let other = fx.resolve("h4", &Overrides::default());
+    assert_eq!(
+        (other.endpoint.user.as_str(), other.endpoint.port),
+        ("outer", 22)
+    );
+}
+
+#[test]
+fn config_reads_the_system_file_after_the_users_unless_dash_f() {
+    let fx = Fixture::new("Host *\n  User mine\n");
+    let system = fx.home().join("system_config");
+    fs::write(
+        &system,
+        "Host *\n  User system\n  Port 2022\n  Include rel.conf\n",
+    )
+    .unwrap();
+    let env = Environment {
+        system_config: system,
+        ..fx.env()
+    };
+    // A relative Include in the system file is under /etc/ssh (absent here: no match, no error).
+    let target = resolve("x", &Overrides::default(), &env).unwrap();
+    assert_eq!(
+        (target.endpoint.user.as_str(), target.endpoint.port),
+        ("mine", 2022)
+    );
+    let explicit = Overrides {
+        config_file: Some(fx.home().join(".ssh/config")),
+        ..Overrides::default()
+    };
+    assert_eq!(resolve("x", &explicit, &env).unwrap().endpoint.port, 22);
+}
+
+#[test]
+fn config_refuses_unknown_keywords_unless_ignore_unknown_names_them() {
+    let fx = Fixture::new("Host *\n  UseKeychain yes\n");
+    let error = resolve("x", &Overrides::default(), &fx.env()).unwrap_err();
+    assert!(
+        matches!(error, ConfigError::Read(ReadError::UnknownKeyword { .. })),
+        "{error}"
+    );
+    let fx = Fixture::new("IgnoreUnknown UseKeychain,Foo*\nHost *\n  UseKeychain yes\n");
+    assert!(resolve("x", &Overrides::default(), &fx.env()).is_ok());
+}
+
+#[test]
+fn config_lets_dash_o_and_dash_j_win_and_honours_identity_agent() {
+    let fx = Fixture::new(
+        "Host forge\n  User config\n  ProxyJump config-hop\n  IdentityAgent ~/agent.sock\n",
+    );
+    let overrides = Overrides {
+        options: vec!["User=cli".into(), "IdentityAgent none".into()],
+        jump: Some("cli-hop".into()),
+        ..Overrides::default()
+    };
+    let target = fx.resolve("forge", &overrides);
+    assert_eq!(target.endpoint.user, "cli");
+    assert_eq!(target.endpoint.agent, AgentSocket::Disabled);
+    assert_eq!(target.jumps[0].host, "cli-hop");
+    let plain = fx.resolve("forge", &Overrides::default());
+    assert_eq!(
+        plain.endpoint.agent,
+        AgentSocket::Path(fx.home().join("agent.sock"))
+    );
+}

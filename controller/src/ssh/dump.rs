@@ -12,7 +12,11 @@ pub fn ssh_g(resolved: &Resolved) -> String {
     let target = &resolved.target;
     let endpoint = &target.endpoint;
     let settings = &resolved.settings;
-    let value = |keyword: &str| settings.get(keyword).map(|d| d.value().to_ascii_lowercase());
+    let value = |keyword: &str| {
+        settings
+            .get(keyword)
+            .map(|d| d.value().to_ascii_lowercase())
+    };
     let mut out = String::new();
     let mut line = |key: &str, value: &str| {
         let _ = writeln!(out, "{key} {value}");
@@ -42,16 +46,28 @@ pub fn ssh_g(resolved: &Resolved) -> String {
         identities.push(d.value().to_owned());
     }
     if identities.is_empty() {
-        identities = DEFAULT_IDENTITY_FILES.iter().map(|f| f.to_string()).collect();
+        identities = DEFAULT_IDENTITY_FILES
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
     }
     for file in identities {
         line("identityfile", &file);
     }
     match value("proxyjump") {
-        Some(jump) if jump != "none" => line("proxyjump", settings.get("proxyjump").map(|d| d.value()).unwrap_or_default()),
+        Some(jump) if jump != "none" => line(
+            "proxyjump",
+            settings
+                .get("proxyjump")
+                .map(|d| d.value())
+                .unwrap_or_default(),
+        ),
         _ => {}
     }
-    if let Some(command) = settings.get("proxycommand").filter(|d| !d.value().eq_ignore_ascii_case("none")) {
+    if let Some(command) = settings
+        .get("proxycommand")
+        .filter(|d| !d.value().eq_ignore_ascii_case("none"))
+    {
         line("proxycommand", &command.args.join(" "));
     }
     let strict = match value("stricthostkeychecking").as_deref() {

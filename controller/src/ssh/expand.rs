@@ -87,7 +87,10 @@ mod tests {
             expand("~/.ssh/%r@%h:%p-%n-%u%%", &tokens).unwrap(),
             PathBuf::from("/home/al/.ssh/deploy@h1.lab:2222-h1-al%")
         );
-        assert_eq!(expand("%d/x", &tokens).unwrap(), PathBuf::from("/home/al/x"));
+        assert_eq!(
+            expand("%d/x", &tokens).unwrap(),
+            PathBuf::from("/home/al/x")
+        );
         assert_eq!(expand("~", &tokens).unwrap(), PathBuf::from("/home/al"));
         assert_eq!(expand("a%Cb", &tokens).unwrap_err().token, 'C');
     }

@@ -39,7 +39,6 @@ pub fn parse_jump(spec: &str) -> Result<JumpSpec, ConfigError> {
     Ok(JumpSpec { user, host, port })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

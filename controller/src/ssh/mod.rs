@@ -10,15 +10,15 @@
 
 pub mod auth;
 pub mod config;
+pub mod connect;
 pub mod dump;
+pub mod exec;
 pub mod expand;
 mod jump;
+pub mod known_hosts;
 pub mod pattern;
 mod refuse;
 pub mod sshconf;
-pub mod connect;
-pub mod exec;
-pub mod known_hosts;
 
 use std::time::Duration;
 

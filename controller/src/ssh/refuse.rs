@@ -28,7 +28,11 @@ pub fn refusal_text(host: &str, refusals: &[Refusal]) -> String {
 /// The Match blocks and directives in `settings` the native transport will not honour.
 pub fn refusals(settings: &Settings, host: &str) -> Vec<Refusal> {
     let mut refusals = Vec::new();
-    for pending in settings.matches.iter().chain(settings.final_pass_matches(host)) {
+    for pending in settings
+        .matches
+        .iter()
+        .chain(settings.final_pass_matches(host))
+    {
         let harmless = pending
             .keywords
             .iter()
@@ -66,4 +70,3 @@ pub fn refusals(settings: &Settings, host: &str) -> Vec<Refusal> {
     refusals.sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
     refusals
 }
-

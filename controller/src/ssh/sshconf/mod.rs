@@ -97,7 +97,11 @@ impl Settings {
     /// HostName with `%h` expanded, or the target: what `Match host` compares with.
     pub fn host_name(&self, target: &str) -> String {
         match self.get("hostname") {
-            Some(name) => name.value().replace("%%", "\u{0}").replace("%h", target).replace('\u{0}', "%"),
+            Some(name) => name
+                .value()
+                .replace("%%", "\u{0}")
+                .replace("%h", target)
+                .replace('\u{0}', "%"),
             None => target.to_owned(),
         }
     }
@@ -137,7 +141,9 @@ pub enum ReadError {
         #[source]
         source: lexer::LexError,
     },
-    #[error("{origin}: bad configuration option: {keyword} (OpenSSH 9.2 does not know it either; `IgnoreUnknown {keyword}` before it tells both to skip it)")]
+    #[error(
+        "{origin}: bad configuration option: {keyword} (OpenSSH 9.2 does not know it either; `IgnoreUnknown {keyword}` before it tells both to skip it)"
+    )]
     UnknownKeyword { keyword: String, origin: Origin },
     #[error("{keyword} cannot be given with -o")]
     NotOnCommandLine { keyword: String },

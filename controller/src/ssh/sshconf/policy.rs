@@ -118,7 +118,10 @@ const KEYWORDS: &[(&str, Class)] = &[
     ("proxyusefdpass", Class::Ignored),
     ("pubkeyacceptedalgorithms", Class::Refused),
     ("pubkeyacceptedkeytypes", Class::Refused),
-    ("pubkeyauthentication", Class::RefusedUnless(&["yes", "true", "unbound", "host-bound"])),
+    (
+        "pubkeyauthentication",
+        Class::RefusedUnless(&["yes", "true", "unbound", "host-bound"]),
+    ),
     ("rekeylimit", Class::Ignored),
     ("remotecommand", Class::Ignored),
     ("remoteforward", Class::Ignored),
@@ -192,9 +195,15 @@ mod tests {
         assert!(!refuses(control, &args("no")));
         assert!(refuses(control, &args("auto")));
         assert!(!refuses(classify("proxycommand").unwrap(), &args("NONE")));
-        assert!(refuses(classify("proxycommand").unwrap(), &args("nc %h %p")));
+        assert!(refuses(
+            classify("proxycommand").unwrap(),
+            &args("nc %h %p")
+        ));
         assert!(refuses(classify("hostkeyalias").unwrap(), &args("x")));
         assert!(!refuses(classify("sendenv").unwrap(), &args("LANG")));
-        assert!(refuses(classify("pubkeyauthentication").unwrap(), &args("no")));
+        assert!(refuses(
+            classify("pubkeyauthentication").unwrap(),
+            &args("no")
+        ));
     }
 }

@@ -151,8 +151,11 @@ impl Reader<'_> {
 
     /// `Host p1 p2 !p3`: against the target as typed, case-sensitive; a negated match wins.
     fn host_matches(&self, patterns: &[String]) -> bool {
-        pattern::list(self.sources.target, patterns.iter().map(String::as_str), false)
-            == ListMatch::Matched
+        pattern::list(
+            self.sources.target,
+            patterns.iter().map(String::as_str),
+            false,
+        ) == ListMatch::Matched
     }
 
     /// Decides what a Match line can: a `host`/`originalhost` criterion that fails skips it.
@@ -295,9 +298,9 @@ impl Settings {
 
     fn ignores(&self, keyword: &str) -> bool {
         self.first.get("ignoreunknown").is_some_and(|d| {
-            d.args.iter().any(|list| {
-                pattern::list(keyword, list.split(','), true) == ListMatch::Matched
-            })
+            d.args
+                .iter()
+                .any(|list| pattern::list(keyword, list.split(','), true) == ListMatch::Matched)
         })
     }
 }
