@@ -1,10 +1,11 @@
 //! Public-key authentication, the way OpenSSH goes about it: [`authenticate`].
 //!
-//! 1. ssh-agent (`IdentityAgent`, else `$SSH_AUTH_SOCK`), every key it holds, unless `IdentitiesOnly yes` names explicit
-//!    identity files;
-//! 2. identity files, in order: `-i`, then `IdentityFile`, else `~/.ssh/id_ed25519` and
-//!    `~/.ssh/id_ecdsa`. Missing files are skipped. An encrypted key asks for its passphrase only
-//!    when stdin is a terminal and `BatchMode` is off (and the time spent typing is not counted against the connect
+//! 1. ssh-agent (`IdentityAgent`, else `$SSH_AUTH_SOCK`), every key it holds, unless
+//!    `IdentitiesOnly yes` names explicit identity files;
+//! 2. identity files, in order: `-i`, then `IdentityFile`, else ssh's default list. Missing files
+//!    are skipped, and so are files group or others can read ("UNPROTECTED PRIVATE KEY FILE", as
+//!    ssh). An encrypted key asks for its passphrase only when stdin is a terminal and `BatchMode`
+//!    is off (and the time spent typing is not counted against the connect
 //!    timeout); otherwise it is skipped, and if nothing else works the error says to `ssh-add` it.
 //!    RSA key files are skipped with a warning: this build has no RSA (see Cargo.toml); an RSA key
 //!    held by ssh-agent is offered, the agent doing the signing.
@@ -250,6 +251,15 @@ async fn best_rsa_hash<H: Handler>(
     })
 }
 
+/// The permission bits of a key file of ours that group or others may access, as ssh's
+/// `sshkey_perm_ok` (a file owned by someone else is left to the open to refuse).
+fn unprotected(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.mode() & 0o777;
+    (meta.uid() == nix::unistd::getuid().as_raw() && mode & 0o077 != 0).then_some(mode)
+}
+
 /// Loads a private key, asking for its passphrase on a terminal. `None`: skip this file.
 fn load_key(
     path: &Path,
@@ -264,12 +274,28 @@ fn load_key(
         }
         return Ok(None);
     }
+    if let Some(mode) = unprotected(path) {
+        // As ssh: a key others can read is not used, loudly.
+        eprintln!(
+            "UNPROTECTED PRIVATE KEY FILE: permissions {mode:04o} for {} are too open; it is \
+             ignored (chmod 600 it)",
+            path.display()
+        );
+        tried.push(format!(
+            "{} (refused: UNPROTECTED PRIVATE KEY FILE, mode {mode:04o})",
+            path.display()
+        ));
+        return Ok(None);
+    }
     match russh::keys::load_secret_key(path, None) {
         Ok(key) if key.algorithm().is_rsa() => {
-            tracing::warn!(
-                path = %path.display(),
-                "RSA keys are not supported by this build: use an Ed25519 or ECDSA key"
-            );
+            // ssh's default list starts with id_rsa: warn only about a key the user named.
+            if endpoint.explicit_identities {
+                tracing::warn!(
+                    path = %path.display(),
+                    "RSA keys are not supported by this build: use an Ed25519 or ECDSA key"
+                );
+            }
             tried.push(format!(
                 "{} (skipped: RSA is not supported)",
                 path.display()

@@ -11,8 +11,9 @@
 //! network mid-run within about 25 s: the exec channel then ends, and `reconnect` takes over.
 //!
 //! Each hop and the target get their own host key check (their HostName and port) and their own
-//! identities. Host key algorithms already listed for the host in known_hosts are preferred, as
-//! OpenSSH does, so a host known by its ECDSA key is not refused for offering Ed25519 first.
+//! identities. Host key algorithms already listed for the host in known_hosts are preferred, in
+//! the default order, as OpenSSH does: a host known by its ECDSA and Ed25519 keys is checked with
+//! Ed25519, one known only by ECDSA is checked with ECDSA.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -242,6 +243,7 @@ where
         user_files: endpoint.user_known_hosts.clone(),
         global_files: endpoint.global_known_hosts.clone(),
         policy: endpoint.host_key_policy,
+        hash: endpoint.hash_known_hosts,
     };
     let refused = Arc::new(Mutex::new(None));
     let handler = ClientHandler {
@@ -274,20 +276,24 @@ fn client_config(check: &HostKeyCheck) -> Arc<client::Config> {
         nodelay: true,
         ..client::Config::default()
     };
-    // Known key types first; RSA is not built in (see Cargo.toml), so never negotiate it.
-    let mut keys: Vec<Algorithm> = known_hosts::known_algorithms(
+    // As ssh's order_hostkeyalgs: the types known for the host first, in the default preference
+    // order (Ed25519 before ECDSA), not in known_hosts line order; then the rest. RSA is not
+    // built in (see Cargo.toml), so never negotiate it.
+    let known = known_hosts::known_algorithms(
         &check.host,
         check.port,
         check.user_files.iter().chain(&check.global_files),
-    )
-    .into_iter()
-    .filter(|a| !is_rsa(a))
-    .collect();
-    for algorithm in config.preferred.key.iter() {
-        if !is_rsa(algorithm) && !keys.contains(algorithm) {
-            keys.push(algorithm.clone());
-        }
-    }
+    );
+    let defaults: Vec<Algorithm> = config
+        .preferred
+        .key
+        .iter()
+        .filter(|a| !is_rsa(a))
+        .cloned()
+        .collect();
+    let (mut keys, rest): (Vec<Algorithm>, Vec<Algorithm>) =
+        defaults.into_iter().partition(|a| known.contains(a));
+    keys.extend(rest);
     config.preferred.key = Cow::Owned(keys);
     Arc::new(config)
 }

@@ -17,6 +17,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
@@ -38,6 +39,8 @@ pub struct HostKeyCheck {
     pub user_files: Vec<PathBuf>,
     pub global_files: Vec<PathBuf>,
     pub policy: HostKeyPolicy,
+    /// `HashKnownHosts yes`: record the key under a hashed name.
+    pub hash: bool,
 }
 
 impl HostKeyCheck {
@@ -108,6 +111,24 @@ pub enum HostKeyError {
         line: usize,
     },
     #[error(
+        "the host key of {alias} ({lookup}) is not known, {algorithm} {fingerprint}, but {}:{line} \
+         lists a {known_algorithm} key for it: as ssh, this is taken for a changed key (the host \
+         should have offered the known type). Refusing to connect, whatever StrictHostKeyChecking \
+         or --accept-new-host-key say. If the host's keys were changed, remove the old one with:\n  \
+         ssh-keygen -R '{lookup}' -f {}",
+        path.display(),
+        path.display()
+    )]
+    OtherTypeKnown {
+        alias: String,
+        lookup: String,
+        algorithm: String,
+        fingerprint: String,
+        known_algorithm: String,
+        path: PathBuf,
+        line: usize,
+    },
+    #[error(
         "{alias} ({lookup}) presented a host certificate; host certificates are not supported, \
          list its plain host key in known_hosts"
     )]
@@ -165,6 +186,17 @@ pub fn verify(check: &HostKeyCheck, key: &PublicKey) -> Result<Verified, Box<Hos
             line,
         })),
         Lookup::Unknown => {
+            if let Some((known_algorithm, path, line)) = other_type_known(check) {
+                return Err(Box::new(HostKeyError::OtherTypeKnown {
+                    alias: check.alias.clone(),
+                    lookup,
+                    algorithm,
+                    fingerprint,
+                    known_algorithm,
+                    path,
+                    line,
+                }));
+            }
             let file = check
                 .user_files
                 .first()
@@ -172,14 +204,30 @@ pub fn verify(check: &HostKeyCheck, key: &PublicKey) -> Result<Verified, Box<Hos
                 .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts"));
             match check.policy {
                 HostKeyPolicy::AcceptNew => {
-                    append(&file, &lookup, key).map_err(|source| {
+                    let name = if check.hash {
+                        hashed_name(&lookup).map_err(|source| {
+                            Box::new(HostKeyError::Write {
+                                alias: check.alias.clone(),
+                                path: file.clone(),
+                                source,
+                            })
+                        })?
+                    } else {
+                        lookup.clone()
+                    };
+                    append(&file, &name, key).map_err(|source| {
                         Box::new(HostKeyError::Write {
                             alias: check.alias.clone(),
                             path: file.clone(),
                             source,
                         })
                     })?;
-                    tracing::info!(host = %lookup, %fingerprint, file = %file.display(), "added a new host key");
+                    // One line, as ssh's "Permanently added": the user sees what was trusted.
+                    eprintln!(
+                        "Added the host key of {} ({lookup}) to {}: {algorithm} {fingerprint}",
+                        check.alias,
+                        file.display()
+                    );
                     Ok(Verified::Learned { path: file })
                 }
                 HostKeyPolicy::Strict => Err(Box::new(HostKeyError::Unknown {
@@ -250,6 +298,37 @@ pub fn known_algorithms<'p>(
         }
     }
     algorithms
+}
+
+/// The first key of another type listed for the host: ssh then calls an unknown key "changed".
+fn other_type_known(check: &HostKeyCheck) -> Option<(String, PathBuf, usize)> {
+    let name = check.lookup_name();
+    check.files().find_map(|path| {
+        entries(path, &name)
+            .into_iter()
+            .find(|entry| entry.marker == Marker::None)
+            .map(|entry| {
+                (
+                    entry.key.algorithm().as_str().to_owned(),
+                    path.clone(),
+                    entry.line,
+                )
+            })
+    })
+}
+
+/// `|1|salt|hash` for `name`: HMAC-SHA1 keyed with 20 random bytes, as `HashKnownHosts yes`.
+fn hashed_name(name: &str) -> io::Result<String> {
+    let mut salt = [0u8; 20];
+    io::Read::read_exact(&mut fs::File::open("/dev/urandom")?, &mut salt)?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(&salt).map_err(io::Error::other)?;
+    mac.update(name.as_bytes());
+    let hash = mac.finalize().into_bytes();
+    Ok(format!(
+        "|1|{}|{}",
+        BASE64.encode(&salt),
+        BASE64.encode(&hash)
+    ))
 }
 
 /// `host` on port 22, `[host]:port` otherwise.
@@ -390,10 +469,17 @@ fn wildcard_match(pattern: &str, name: &str) -> bool {
     pattern[p..].iter().all(|&c| c == '*')
 }
 
-/// Appends `name key-type base64` to `path`, creating it (and `~/.ssh`) when needed.
+/// Appends `name key-type base64` to `path`, creating it 0600 (and a missing `~/.ssh` 0700, as
+/// ssh) when needed. `/dev/null` and other non-files take the line and are not synced.
 fn append(path: &Path, name: &str, key: &PublicKey) -> io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
     }
     let needs_newline = fs::read(path)
         .map(|bytes| bytes.last().is_some_and(|&b| b != b'\n'))
@@ -401,14 +487,21 @@ fn append(path: &Path, name: &str, key: &PublicKey) -> io::Result<()> {
     let mut key = key.clone();
     key.set_comment("");
     let encoded = key.to_openssh().map_err(io::Error::other)?;
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
     let mut line = String::new();
     if needs_newline {
         line.push('\n');
     }
     line.push_str(&format!("{name} {}\n", encoded.trim()));
     file.write_all(line.as_bytes())?;
-    file.sync_all()
+    if file.metadata()?.is_file() {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -440,6 +533,7 @@ mod tests {
             user_files: vec![path.to_path_buf()],
             global_files: vec![],
             policy,
+            hash: false,
         }
     }
 
@@ -617,5 +711,70 @@ mod tests {
         assert!(!wildcard_match("h?.lab", "h10.lab"));
         assert!(wildcard_match("*.*.lab", "a.b.lab"));
         assert!(!wildcard_match("a*b", "acbd"));
+    }
+
+    #[test]
+    fn known_hosts_refuses_a_new_type_when_another_is_known_even_under_accept_new() {
+        let (_dir, path) = file_with(&format!("# lab\nforge {ECDSA}\n"));
+        let error = verify(
+            &check(&path, "forge", 22, HostKeyPolicy::AcceptNew),
+            &key(ED_A),
+        )
+        .unwrap_err();
+        match &*error {
+            HostKeyError::OtherTypeKnown {
+                line,
+                known_algorithm,
+                ..
+            } => {
+                assert_eq!(
+                    (*line, known_algorithm.as_str()),
+                    (2, "ecdsa-sha2-nistp256")
+                );
+            }
+            other => panic!("expected another type known, got {other:?}"),
+        }
+        assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn known_hosts_records_a_hashed_name_with_hash_known_hosts_and_matches_it_next_time() {
+        let (dir, _) = file_with("");
+        let path = dir.path().join("new/.ssh/known_hosts");
+        let mut c = check(&path, "10.231.0.5", 22, HostKeyPolicy::AcceptNew);
+        c.hash = true;
+        verify(&c, &key(ED_A)).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("|1|") && !text.contains("10.231.0.5"),
+            "{text}"
+        );
+        assert_eq!(
+            verify(&c, &key(ED_A)).unwrap(),
+            Verified::Known {
+                path: path.clone(),
+                line: 1
+            }
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+    }
+
+    #[test]
+    fn known_hosts_accepts_dev_null_as_the_user_file() {
+        let c = check(
+            Path::new("/dev/null"),
+            "forge",
+            22,
+            HostKeyPolicy::AcceptNew,
+        );
+        assert_eq!(
+            verify(&c, &key(ED_A)).unwrap(),
+            Verified::Learned {
+                path: PathBuf::from("/dev/null")
+            }
+        );
     }
 }

@@ -57,6 +57,15 @@ impl SshConnector {
 impl Connect for SshConnector {
     async fn connect(&mut self) -> Result<Session, CtlError> {
         let connection = connect::connect(&self.target).await?;
+        // A key is learned on the first connection only: an automatic reconnect mid-run is strict.
+        for endpoint in self
+            .target
+            .jumps
+            .iter_mut()
+            .chain([&mut self.target.endpoint])
+        {
+            endpoint.host_key_policy = config::HostKeyPolicy::Strict;
+        }
         // Opening the channel gets a fresh allowance: the connect deadline was for connecting.
         let deadline = connect::Deadline::after(self.target.connect_timeout);
         tracing::debug!(command = %self.command, "starting the agent");
