@@ -119,10 +119,19 @@ fn known_hosts_uses_the_bracketed_form_off_port_22() {
             line: 2
         }
     );
-    // On another port neither applies.
+    // On another port neither applies to the lookup itself…
     assert_eq!(
         lookup_key("10.231.0.5", 2200, &key(ED_A), [&path]),
         Lookup::Unknown
+    );
+    // …but verify accepts the key under the plain name, as ssh does off port 22.
+    let c = check(&path, "10.231.0.5", 2200, HostKeyPolicy::Strict);
+    assert_eq!(
+        verify(&c, &key(ED_B)).unwrap(),
+        Verified::Known {
+            path: path.clone(),
+            line: 2
+        }
     );
 }
 

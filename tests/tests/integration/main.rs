@@ -7,5 +7,6 @@ mod controller;
 mod deploy;
 mod schema;
 mod smoke;
+mod ssh_rules;
 mod support;
 mod terminal;
