@@ -192,12 +192,11 @@ pub fn verify(check: &HostKeyCheck, key: &PublicKey) -> Result<Verified, Box<Hos
             // Off port 22, ssh also accepts the key listed under the plain host name (measured
             // with OpenSSH 9.2 against a test host: tests/tests/integration/ssh_rules.rs). Only
             // a match counts: a plain-name line never makes a key "changed".
-            if check.port != 22 {
-                if let Lookup::Known { path, line } =
+            if check.port != 22
+                && let Lookup::Known { path, line } =
                     lookup_key(&check.host, 22, key, check.files())
-                {
-                    return Ok(Verified::Known { path, line });
-                }
+            {
+                return Ok(Verified::Known { path, line });
             }
             if let Some((known_algorithm, path, line)) = other_type_known(check) {
                 return Err(Box::new(HostKeyError::OtherTypeKnown {
