@@ -41,8 +41,8 @@ const ABOUT: &str = "Runs the backup plan of a host over SSH and shows its progr
 const LONG_ABOUT: &str = "\
 Runs the backup plan of a host over SSH and shows its progress.
 
-Connects with SSH (honouring ~/.ssh/config: Host aliases, HostName, User, Port, IdentityFile,
-ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout, Include), runs
+Connects with SSH (reading ~/.ssh/config and /etc/ssh/ssh_config as OpenSSH does, and refusing
+what the native transport cannot honour, such as Match blocks and ProxyCommand), runs
 `sudo -n backup-orchestrator serve` on the host, asks it to start the host's plan and follows the
 run until its summary. The run belongs to the host: a lost connection or Ctrl-C leaves the backups
 running, and `attach` follows them again.";
