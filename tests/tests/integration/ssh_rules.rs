@@ -299,3 +299,97 @@ fn ssh_rules_refuse_a_match_block_and_an_unprotected_key_before_connecting() {
         "{stderr}"
     );
 }
+
+/// An ssh-agent of this test's own, holding the group's key; killed (by its pid) on drop.
+struct TestAgent {
+    pid: String,
+    socket: PathBuf,
+}
+
+impl TestAgent {
+    fn start(dir: &Path, key: &Path) -> TestAgent {
+        let socket = dir.join("agent.sock");
+        let out = Command::new("ssh-agent")
+            .arg("-a")
+            .arg(&socket)
+            .arg("-s")
+            .output()
+            .expect("ssh-agent");
+        let stdout = text(&out.stdout);
+        let pid = stdout
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix("SSH_AGENT_PID="))
+            .expect("agent pid")
+            .to_owned();
+        let agent = TestAgent { pid, socket };
+        let add = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .output()
+            .expect("ssh-add");
+        assert!(add.status.success(), "{}", show(&add));
+        agent
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.pid).status();
+    }
+}
+
+#[test]
+fn ssh_rules_identity_agent_names_the_agent_to_use_and_none_turns_it_off() {
+    let hosts = boot("ssh-agent");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = TestAgent::start(dir.path(), &hosts.identity());
+    let known = fs::read_to_string(hosts.known_hosts()).expect("known_hosts");
+    let base = config(&hosts, dir.path(), &known, "");
+    // No identity file: the key is only in the agent.
+    let without_files: String = fs::read_to_string(&base)
+        .expect("config")
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            !l.starts_with("IdentityFile") && !l.starts_with("IdentitiesOnly")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (identity_agent, connects) in [
+        (agent.socket.display().to_string(), true),
+        ("none".to_owned(), false),
+    ] {
+        let config = dir.path().join("agent_config");
+        fs::write(
+            &config,
+            format!("Host *\n    IdentityAgent {identity_agent}\n    IdentityFile /nonexistent\n{without_files}"),
+        )
+        .expect("write");
+        let mut theirs = Command::new("ssh");
+        theirs
+            .arg("-F")
+            .arg(&config)
+            .args(["-n", "-o", "BatchMode=yes", "h1", "true"])
+            .env_remove("SSH_AUTH_SOCK");
+        let theirs = output_with_timeout(&mut theirs, TIMEOUT).expect("ssh");
+        let mut ours = Command::new(controller_binary());
+        ours.arg("-F")
+            .arg(&config)
+            .args(["status", "h1"])
+            .stdin(Stdio::null())
+            .env_remove("SSH_AUTH_SOCK");
+        let ours = output_with_timeout(&mut ours, TIMEOUT).expect("ctl");
+        assert_eq!(
+            theirs.status.success(),
+            connects,
+            "ssh, IdentityAgent {identity_agent}: {}",
+            show(&theirs)
+        );
+        assert_eq!(
+            ours.status.success(),
+            connects,
+            "ours, IdentityAgent {identity_agent}: {}",
+            show(&ours)
+        );
+    }
+}
