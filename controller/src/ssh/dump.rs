@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use super::config::{DEFAULT_IDENTITY_FILES, Resolved};
+use super::jump::parse_jump;
 
 /// The lines `ssh -G` would print for these keys.
 pub fn ssh_g(resolved: &Resolved) -> String {
@@ -54,15 +55,11 @@ pub fn ssh_g(resolved: &Resolved) -> String {
     for file in identities {
         line("identityfile", &file);
     }
-    match value("proxyjump") {
-        Some(jump) if jump != "none" => line(
-            "proxyjump",
-            settings
-                .get("proxyjump")
-                .map(|d| d.value())
-                .unwrap_or_default(),
-        ),
-        _ => {}
+    if let Some(jump) = settings
+        .get("proxyjump")
+        .filter(|d| !d.value().eq_ignore_ascii_case("none"))
+    {
+        line("proxyjump", &jump_text(jump.value()));
     }
     if let Some(command) = settings
         .get("proxycommand")
@@ -80,6 +77,32 @@ pub fn ssh_g(resolved: &Resolved) -> String {
     line("userknownhostsfile", &join(&endpoint.user_known_hosts));
     line("globalknownhostsfile", &join(&endpoint.global_known_hosts));
     out
+}
+
+/// ProxyJump as ssh prints it: the hops before the last as written, the last one parsed
+/// (`ssh://` dropped, IPv6 bracketed).
+fn jump_text(value: &str) -> String {
+    let (before, last) = match value.rsplit_once(',') {
+        Some((before, last)) => (Some(before), last),
+        None => (None, value),
+    };
+    let last = match parse_jump(last.trim()) {
+        Ok(jump) => {
+            let user = jump.user.map(|u| format!("{u}@")).unwrap_or_default();
+            let host = if jump.host.contains(':') {
+                format!("[{}]", jump.host)
+            } else {
+                jump.host
+            };
+            let port = jump.port.map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{user}{host}{port}")
+        }
+        Err(_) => last.to_owned(),
+    };
+    match before {
+        Some(before) => format!("{before},{last}"),
+        None => last,
+    }
 }
 
 fn yes_no(flag: bool) -> &'static str {
