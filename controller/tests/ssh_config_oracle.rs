@@ -124,11 +124,42 @@ fn ssh_config_prints_what_ssh_g_prints_over_the_corpus() {
             }
         }
     }
-    assert!(cases >= 30, "the corpus shrank: {cases} cases");
+    assert!(cases >= 57, "the corpus shrank: {cases} cases");
     assert!(
         failures.is_empty(),
         "{} of {cases} cases differ:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn ssh_config_exits_3_naming_what_the_native_transport_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    fs::write(
+        &config,
+        "Host h1\n    HostName 10.231.0.5\nMatch host 10.231.*\n    User lab\nHost *\n    ProxyCommand nc %h %p\n    ControlMaster auto\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_backup-orchestrator-ctl"))
+        .arg("ssh-config")
+        .arg("-F")
+        .arg(&config)
+        .arg("h1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("hostname 10.231.0.5"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let path = config.display();
+    for expected in [
+        format!("{path}:3: Match host 10.231.*"),
+        format!("{path}:6: proxycommand nc %h %p"),
+        format!("{path}:7: controlmaster auto"),
+        "--transport openssh".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "{expected:?} not in {stderr}");
+    }
 }

@@ -389,3 +389,17 @@ fn config_lets_dash_o_and_dash_j_win_and_honours_identity_agent() {
         AgentSocket::Path(fx.home().join("agent.sock"))
     );
 }
+
+#[test]
+fn config_refuses_a_skipped_match_host_that_the_final_pass_would_select() {
+    // ssh's `Match final` pass compares `Match host` with the final HostName, set after it here.
+    let fx = Fixture::new(
+        "Match host *.lab\n  User lab\nHost app\n  HostName app.lab\nMatch final all\n  SendEnv LANG\n",
+    );
+    assert_eq!(
+        refusal_lines(resolve("app", &Overrides::default(), &fx.env()).unwrap_err()),
+        [("Match host *.lab".to_owned(), 1)]
+    );
+    let fx = Fixture::new("Match host *.lab\n  User lab\nHost app\n  HostName app.lab\n");
+    assert!(resolve("app", &Overrides::default(), &fx.env()).is_ok());
+}

@@ -42,6 +42,9 @@ enum State {
     Inactive,
     /// Inside the undecided Match block at this index of `Settings::matches`.
     InMatch(usize),
+    /// Inside the skipped Match block at this index of `Settings::skipped_matches` (its lines
+    /// are kept for the final-pass check).
+    InSkippedMatch(usize),
 }
 
 struct Reader<'a> {
@@ -133,7 +136,8 @@ impl Reader<'_> {
                 };
             }
             "include" => {
-                let inactive = *state == State::Inactive || never_match;
+                let inactive =
+                    matches!(*state, State::Inactive | State::InSkippedMatch(_)) || never_match;
                 for arg in &line.args {
                     for file in self.include_files(arg, user, &origin)? {
                         if depth + 1 > MAX_INCLUDE_DEPTH {
@@ -198,7 +202,7 @@ impl Reader<'_> {
         if decided_false {
             tracing::debug!(origin = %pending.origin, "Match cannot select this host: skipped");
             self.settings.skipped_matches.push(pending);
-            State::Inactive
+            State::InSkippedMatch(self.settings.skipped_matches.len() - 1)
         } else {
             self.settings.matches.push(pending);
             State::InMatch(self.settings.matches.len() - 1)
@@ -265,6 +269,11 @@ impl Reader<'_> {
         match state {
             State::Inactive => {}
             State::InMatch(index) => self.settings.matches[index].keywords.push(directive),
+            State::InSkippedMatch(index) => {
+                self.settings.skipped_matches[index]
+                    .keywords
+                    .push(directive);
+            }
             State::Active => self.settings.apply(directive),
         }
         Ok(())
