@@ -22,8 +22,9 @@ use russh::MethodKind;
 use russh::client::{AuthResult, Handle, Handler};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
+use russh::keys::{Algorithm, HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
+use super::algorithms::assemble;
 use super::config::{AgentSocket, Endpoint};
 use super::connect::{ConnectError, Deadline, Stage};
 
@@ -114,6 +115,13 @@ pub async fn authenticate<H: Handler>(
         else {
             continue;
         };
+        if !accepted(endpoint, &key.algorithm()) {
+            tried.push(format!(
+                "{} (not in PubkeyAcceptedAlgorithms)",
+                path.display()
+            ));
+            continue;
+        }
         tried.push(path.display().to_string());
         let attempt = deadline
             .run(
@@ -210,6 +218,13 @@ async fn try_agent<H: Handler>(
     if keys.is_empty() {
         return Ok(None);
     }
+    let keys: Vec<_> = keys
+        .into_iter()
+        .filter(|key| accepted(endpoint, &key.algorithm()))
+        .collect();
+    if keys.is_empty() {
+        return Ok(None);
+    }
     tried.push(format!("{} key(s) from ssh-agent", keys.len()));
     for key in keys {
         let hash = if key.algorithm().is_rsa() {
@@ -234,6 +249,23 @@ async fn try_agent<H: Handler>(
         }
     }
     Ok(Some(Attempt::Rejected))
+}
+
+/// Whether `PubkeyAcceptedAlgorithms` lets us offer a key of this type (RSA: any RSA signature).
+fn accepted(endpoint: &Endpoint, algorithm: &Algorithm) -> bool {
+    let Some(spec) = &endpoint.algorithms.pubkey else {
+        return true;
+    };
+    const RSA: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+    let names = super::connect::supported_names();
+    let mut supported = names.keys.clone();
+    supported.extend(RSA.iter().map(|s| s.to_string()));
+    let allowed = assemble(spec, &names.key_defaults, &supported);
+    if algorithm.clone().is_rsa() {
+        allowed.iter().any(|a| RSA.contains(&a.as_str()))
+    } else {
+        allowed.iter().any(|a| a == algorithm.as_str())
+    }
 }
 
 /// The RSA signature hash the server accepts (SHA-512 when it does not say).

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::algorithms::Lists;
 use super::expand::{self, ExpandError, Tokens};
 use super::jump::parse_jump;
 use super::refuse::{self, Refusal, refusal_text};
@@ -132,6 +133,8 @@ pub struct Endpoint {
     pub hash_known_hosts: bool,
     /// `BatchMode yes`: never ask for a passphrase.
     pub batch_mode: bool,
+    /// Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms.
+    pub algorithms: Lists,
 }
 
 impl Endpoint {
@@ -259,7 +262,8 @@ pub fn inspect(
         command_line.push(format!("ProxyJump {jump}"));
     }
     command_line.extend(overrides.options.iter().cloned());
-    let settings = resolver.read(&alias, &command_line)?;
+    let mut settings = resolver.read(&alias, &command_line)?;
+    settings.evaluate_final_all();
     let mut refusals = refuse::refusals(&settings, &alias);
     let user = arg_user.or_else(|| overrides.user.clone());
     let mut endpoint = resolver.endpoint(&alias, &settings, user, overrides.port)?;
@@ -441,6 +445,7 @@ impl Resolver<'_> {
             host_key_policy,
             hash_known_hosts: flag(settings, "hashknownhosts")?,
             batch_mode: flag(settings, "batchmode")?,
+            algorithms: Lists::from_settings(settings),
         })
     }
 
@@ -471,7 +476,8 @@ impl Resolver<'_> {
         for (index, spec) in specs.enumerate() {
             let jump = parse_jump(spec.trim())?;
             // ssh runs `ssh -W` for each hop: the config files again (-F kept), without -o.
-            let hop_settings = self.read(&jump.host, &[])?;
+            let mut hop_settings = self.read(&jump.host, &[])?;
+            hop_settings.evaluate_final_all();
             refusals.extend(refuse::refusals(&hop_settings, &jump.host));
             if index == 0 {
                 hops.extend(self.jumps(&jump.host, &hop_settings, depth + 1, refusals)?);

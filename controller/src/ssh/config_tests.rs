@@ -403,3 +403,43 @@ fn config_refuses_a_skipped_match_host_that_the_final_pass_would_select() {
     let fx = Fixture::new("Match host *.lab\n  User lab\nHost app\n  HostName app.lab\n");
     assert!(resolve("app", &Overrides::default(), &fx.env()).is_ok());
 }
+
+#[test]
+fn config_evaluates_a_crypto_policy_match_final_all_and_refuses_an_unusable_list() {
+    // Fedora's layout: the system file includes the crypto policy under `Match final all`.
+    let fx = Fixture::new("Host forge\n  Ciphers aes256-gcm@openssh.com\n");
+    let system = fx.home().join("ssh_config");
+    fs::write(
+        &system,
+        "Match final all\n  Include /POLICY\n  GSSAPIAuthentication yes\n".replace(
+            "/POLICY",
+            &fx.home().join("policy.config").display().to_string(),
+        ),
+    )
+    .unwrap();
+    fs::write(
+        fx.home().join("policy.config"),
+        "Ciphers aes128-ctr\nMACs hmac-sha2-256-etm@openssh.com\nKexAlgorithms curve25519-sha256,ecdh-sha2-nistp256\nPubkeyAcceptedAlgorithms ssh-ed25519,ecdsa-sha2-nistp256\n",
+    )
+    .unwrap();
+    let env = Environment {
+        system_config: system,
+        ..fx.env()
+    };
+    let target = resolve("forge", &Overrides::default(), &env).unwrap();
+    let lists = &target.endpoint.algorithms;
+    // First value wins: the user's Ciphers, then the policy fills what is unset.
+    assert_eq!(lists.ciphers.as_deref(), Some("aes256-gcm@openssh.com"));
+    assert_eq!(lists.macs.as_deref(), Some("hmac-sha2-256-etm@openssh.com"));
+    assert_eq!(
+        lists.pubkey.as_deref(),
+        Some("ssh-ed25519,ecdsa-sha2-nistp256")
+    );
+    let unusable = Overrides {
+        options: vec!["Ciphers=3des-cbc".into()],
+        ..Overrides::default()
+    };
+    let refused = refusal_lines(resolve("forge", &unusable, &env).unwrap_err());
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].0.starts_with("ciphers 3des-cbc"), "{refused:?}");
+}

@@ -8,6 +8,7 @@
 //!
 //! [`SshConnector`] runs them, and runs them again when `reconnect` asks.
 
+pub mod algorithms;
 pub mod auth;
 pub mod config;
 pub mod connect;

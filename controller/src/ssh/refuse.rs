@@ -3,6 +3,7 @@
 //! [`policy`] ignores), and every applicable directive [`policy`] refuses. Each refusal names
 //! the line it comes from; the way out is `--transport openssh`.
 
+use super::algorithms::Lists;
 use super::sshconf::policy::{self, Class};
 use super::sshconf::{Origin, Settings};
 
@@ -63,6 +64,22 @@ pub fn refusals(settings: &Settings, host: &str) -> Vec<Refusal> {
         if refused || no_publickey {
             refusals.push(Refusal {
                 directive: format!("{} {}", directive.keyword, directive.args.join(" ")),
+                origin: directive.origin.clone(),
+            });
+        }
+    }
+    // An algorithm list that leaves nothing this build supports: ssh could still connect.
+    for keyword in Lists::from_settings(settings).empty() {
+        let directive = settings
+            .get(keyword)
+            .or_else(|| settings.get("pubkeyacceptedkeytypes"));
+        if let Some(directive) = directive {
+            refusals.push(Refusal {
+                directive: format!(
+                    "{} {} (no algorithm this build supports)",
+                    directive.keyword,
+                    directive.value()
+                ),
                 origin: directive.origin.clone(),
             });
         }

@@ -393,3 +393,65 @@ fn ssh_rules_identity_agent_names_the_agent_to_use_and_none_turns_it_off() {
         );
     }
 }
+
+#[test]
+fn ssh_rules_algorithm_lists_and_a_crypto_policy_match_final_agree_with_openssh() {
+    let hosts = boot("ssh-algos");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let known = fs::read_to_string(hosts.known_hosts()).expect("known_hosts");
+    // (name, extra config appended after the group's Host block, whether both connect)
+    let cases = [
+        (
+            "Ciphers aes256-gcm",
+            "Host *\n    Ciphers aes256-gcm@openssh.com\n",
+            true,
+        ),
+        (
+            "Ciphers only CBC, which sshd does not offer",
+            "Host *\n    Ciphers aes128-cbc\n",
+            false,
+        ),
+        (
+            "HostKeyAlgorithms ECDSA only, host has Ed25519",
+            "Host *\n    HostKeyAlgorithms ecdsa-sha2-nistp256\n",
+            false,
+        ),
+        (
+            "KexAlgorithms group1, not offered",
+            "Host *\n    KexAlgorithms diffie-hellman-group1-sha1\n",
+            false,
+        ),
+        (
+            "PubkeyAcceptedAlgorithms without the key's type",
+            "Host *\n    PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256\n",
+            false,
+        ),
+        (
+            "crypto policy under Match final all",
+            "Match final all\n    Ciphers aes128-ctr,aes256-gcm@openssh.com\n    MACs hmac-sha2-512-etm@openssh.com\n    KexAlgorithms curve25519-sha256\n    PubkeyAcceptedAlgorithms ssh-ed25519\n    GSSAPIAuthentication yes\n",
+            true,
+        ),
+        (
+            "crypto policy under Match final all that excludes the host's key type",
+            "Match final all\n    HostKeyAlgorithms -ssh-ed25519\n",
+            false,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, extra, connects) in cases {
+        let config = config(&hosts, dir.path(), &known, &format!("\n{extra}"));
+        let theirs = ssh(&config, &["h1", "true"]);
+        let ours = ctl(&config, &["status", "h1"]);
+        if theirs.status.success() != connects || ours.status.success() != connects {
+            failures.push(format!(
+                "{name}: expected connects={connects}\n--- ssh ---\n{}\n--- ours ---\n{}",
+                show(&theirs),
+                show(&ours)
+            ));
+        }
+        if !ours.status.success() {
+            assert_eq!(code(&ours), 3, "{name}: {}", show(&ours));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

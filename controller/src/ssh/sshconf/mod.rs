@@ -2,7 +2,9 @@
 //! value of every keyword, each with the file:line it came from), the `Match` blocks that could
 //! select the host, and nothing silently dropped.
 //!
-//! Not evaluated: `Match`. A Match whose `host`/`originalhost` criterion cannot select the host is
+//! Not evaluated: `Match`, except `Match final all` (the distributions' crypto-policy block),
+//! whose lines fill what is still unset, as ssh's second pass ([`Settings::evaluate_final_all`]).
+//! A Match whose `host`/`originalhost` criterion cannot select the host is
 //! skipped with its lines (`Match host` compares with the HostName set so far, as ssh does); any
 //! other is left for the caller to refuse ([`Settings::matches`]), with the directives it holds.
 //! When a `Match final` asks ssh for a second pass, a skipped `Match host` is checked again
@@ -103,6 +105,27 @@ impl Settings {
                 .replace("%h", target)
                 .replace('\u{0}', "%"),
             None => target.to_owned(),
+        }
+    }
+
+    /// Evaluates `Match final` and `Match final all` blocks as ssh's second pass
+    /// does: their directives fill what is still unset. Other Match blocks stay pending.
+    pub fn evaluate_final_all(&mut self) {
+        let (decided, pending): (Vec<PendingMatch>, Vec<PendingMatch>) =
+            std::mem::take(&mut self.matches)
+                .into_iter()
+                .partition(|m| {
+                    m.criteria
+                        .split_whitespace()
+                        .all(|c| c.eq_ignore_ascii_case("final") || c.eq_ignore_ascii_case("all"))
+                        && m.criteria.to_ascii_lowercase().contains("final")
+                });
+        self.matches = pending;
+        for block in decided {
+            tracing::debug!(origin = %block.origin, "evaluating Match final all");
+            for directive in block.keywords {
+                self.apply(directive);
+            }
         }
     }
 

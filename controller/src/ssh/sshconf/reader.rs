@@ -281,7 +281,7 @@ impl Reader<'_> {
 }
 
 impl Settings {
-    fn apply(&mut self, directive: Directive) {
+    pub(super) fn apply(&mut self, directive: Directive) {
         match directive.keyword.as_str() {
             "identityfile" => {
                 if !self.identity_files.iter().any(|d| d.args == directive.args) {
