@@ -96,10 +96,10 @@ impl Lists {
                 &names.keys,
             ),
         ] {
-            if let Some(spec) = spec {
-                if assemble(spec, defaults, supported).is_empty() {
-                    empty.push(keyword);
-                }
+            if let Some(spec) = spec
+                && assemble(spec, defaults, supported).is_empty()
+            {
+                empty.push(keyword);
             }
         }
         empty
