@@ -1,10 +1,12 @@
 //! `ssh-config HOST`: the settings the native transport resolved, in `ssh -G`'s format (lowercase
 //! keys, one per line, values as ssh 9.2 prints them), for every directive it uses: [`ssh_g`].
-//! The tests hold it against `ssh -G` itself over a corpus of configs.
+//! The tests hold it against `ssh -G` itself over a corpus of configs; the algorithm lists are the
+//! ones this build would offer, where ssh lists its own larger sets, so they are not compared.
 
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use super::algorithms::assemble;
 use super::config::{DEFAULT_IDENTITY_FILES, Resolved};
 use super::jump::parse_jump;
 
@@ -66,6 +68,37 @@ pub fn ssh_g(resolved: &Resolved) -> String {
         .filter(|d| !d.value().eq_ignore_ascii_case("none"))
     {
         line("proxycommand", &command.args.join(" "));
+    }
+    // The algorithms this build would offer (ssh -G lists its own, larger sets: not compared).
+    let names = super::connect::supported_names();
+    let lists = &endpoint.algorithms;
+    for (key, spec, defaults, supported) in [
+        (
+            "ciphers",
+            &lists.ciphers,
+            &names.cipher_defaults,
+            &names.ciphers,
+        ),
+        (
+            "hostkeyalgorithms",
+            &lists.host_keys,
+            &names.key_defaults,
+            &names.keys,
+        ),
+        ("kexalgorithms", &lists.kex, &names.kex_defaults, &names.kex),
+        ("macs", &lists.macs, &names.mac_defaults, &names.macs),
+        (
+            "pubkeyacceptedalgorithms",
+            &lists.pubkey,
+            &names.key_defaults,
+            &names.keys,
+        ),
+    ] {
+        let chosen = match spec {
+            Some(spec) => assemble(spec, defaults, supported),
+            None => defaults.clone(),
+        };
+        line(key, &chosen.join(","));
     }
     let strict = match value("stricthostkeychecking").as_deref() {
         Some("yes" | "true") => "true",
