@@ -2,11 +2,14 @@
 //!
 //! ```text
 //!  config::resolve ──▶ connect::connect ──────────────────────────▶ exec::spawn_agent ──▶ session::start
-//!  (ssh_config,        (TCP, ProxyJump hops, known_hosts::verify,    (sudo -n AGENT serve,  (Hello)
-//!   flags)              auth::authenticate, keepalive, timeout)        stdout/stderr/exit)
+//!  (sshconf: ssh_config  (TCP, ProxyJump hops, known_hosts::verify,    (sudo -n AGENT serve,  (Hello)
+//!   as OpenSSH reads it;  algorithms, auth::authenticate, keepalive,    stdout/stderr/exit)
+//!   refuse: what native   timeout)
+//!   cannot honour)
 //! ```
 //!
-//! [`SshConnector`] runs them, and runs them again when `reconnect` asks.
+//! [`SshConnector`] runs them, and runs them again when `reconnect` asks (then strictly: a host
+//! key is learned on the first connection only). `dump` prints a resolution as `ssh -G` does.
 
 pub mod algorithms;
 pub mod auth;
