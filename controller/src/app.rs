@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
             write_stdout(&man_page().map_err(CtlError::Output)?)?;
             Ok(exit_codes::SUCCESS)
         }
+        Action::SshConfig { host } => ssh_config(&host, &options),
         Action::DebugRender { delay_ms } => debug_render(&options, delay_ms),
         Action::Run { host } => {
             check_options(&options)?;
@@ -123,6 +124,35 @@ fn block_on<F: std::future::Future<Output = Result<i32, CtlError>>>(
     runtime.block_on(future)
 }
 
+/// The command line's SSH settings.
+fn overrides(options: &GlobalOptions) -> Overrides {
+    Overrides {
+        config_file: options.ssh_config.clone(),
+        user: options.user.clone(),
+        port: options.port,
+        identity_files: options.identity.clone(),
+        connect_timeout: options.connect_timeout.map(Duration::from_secs),
+        accept_new_host_key: options.accept_new_host_key,
+        jump: options.jump.clone(),
+        options: options.ssh_option.clone(),
+    }
+}
+
+/// `ssh-config HOST`: the resolved settings on stdout; what would be refused is the error.
+fn ssh_config(host: &str, options: &GlobalOptions) -> Result<i32, CtlError> {
+    let resolved = config::inspect(host, &overrides(options), &Environment::from_process())?;
+    write_stdout(crate::ssh::dump::ssh_g(&resolved).as_bytes())?;
+    if resolved.refusals.is_empty() {
+        Ok(exit_codes::SUCCESS)
+    } else {
+        Err(config::ConfigError::Refused {
+            host: resolved.target.label,
+            refusals: resolved.refusals,
+        }
+        .into())
+    }
+}
+
 /// A resolved host and the commands to show the user about it.
 struct Resolved {
     connector: SshConnector,
@@ -131,15 +161,7 @@ struct Resolved {
 
 impl Resolved {
     fn new(host: &str, options: &GlobalOptions) -> Result<Resolved, CtlError> {
-        let overrides = Overrides {
-            config_file: options.ssh_config.clone(),
-            user: options.user.clone(),
-            port: options.port,
-            identity_files: options.identity.clone(),
-            connect_timeout: options.connect_timeout.map(Duration::from_secs),
-            accept_new_host_key: options.accept_new_host_key,
-        };
-        let target = config::resolve(host, &overrides, &Environment::from_process())?;
+        let target = config::resolve(host, &overrides(options), &Environment::from_process())?;
         tracing::debug!(?target, "resolved");
         Ok(Resolved {
             hints: Hints::new(options, host, &target.label),

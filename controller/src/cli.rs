@@ -41,8 +41,8 @@ const ABOUT: &str = "Runs the backup plan of a host over SSH and shows its progr
 const LONG_ABOUT: &str = "\
 Runs the backup plan of a host over SSH and shows its progress.
 
-Connects with SSH (honouring ~/.ssh/config: Host aliases, HostName, User, Port, IdentityFile,
-ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout, Include), runs
+Connects with SSH (reading ~/.ssh/config and /etc/ssh/ssh_config as OpenSSH does, and refusing
+what the native transport cannot honour, such as Match blocks and ProxyCommand), runs
 `sudo -n backup-orchestrator serve` on the host, asks it to start the host's plan and follows the
 run until its summary. The run belongs to the host: a lost connection or Ctrl-C leaves the backups
 running, and `attach` follows them again.";
@@ -93,9 +93,17 @@ pub struct GlobalOptions {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// Read SSH settings from FILE instead of ~/.ssh/config.
-    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    /// Read SSH settings from FILE instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh's -F).
+    #[arg(short = 'F', long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
     pub ssh_config: Option<PathBuf>,
+
+    /// Connect through these ProxyJump hosts, in order (ssh's -J; wins over the config).
+    #[arg(short = 'J', long = "jump", value_name = "HOST[,HOST]", global = true)]
+    pub jump: Option<String>,
+
+    /// An ssh_config option, as in the config file (repeatable; ssh's -o: wins over the config).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE", global = true)]
+    pub ssh_option: Vec<String>,
 
     /// Authenticate with this private key (repeatable); tried before the config's IdentityFile.
     #[arg(short = 'i', long = "identity", value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
@@ -153,6 +161,12 @@ pub enum Command {
         #[arg(long)]
         stop_units: bool,
     },
+    /// Print the SSH settings resolved for HOST, in `ssh -G` format, and exit 3 naming what the
+    /// native SSH transport would refuse.
+    SshConfig {
+        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+        host: String,
+    },
     /// Drive the progress display with made-up events (for testing the display).
     #[command(hide = true)]
     DebugRender {
@@ -176,6 +190,7 @@ pub enum Action {
     Attach { host: String },
     Status { host: String },
     Cancel { host: String, stop_units: bool },
+    SshConfig { host: String },
     DebugRender { delay_ms: u64 },
     Completions { shell: clap_complete::Shell },
     Man,
@@ -208,6 +223,7 @@ impl Cli {
                 host: host.clone(),
                 stop_units: *stop_units,
             },
+            (Some(Command::SshConfig { host }), _) => Action::SshConfig { host: host.clone() },
             (Some(Command::DebugRender { delay_ms }), _) => Action::DebugRender {
                 delay_ms: *delay_ms,
             },

@@ -138,6 +138,8 @@ impl CtlError {
     /// The process exit code for this error (see `exit_codes`).
     pub fn exit_code(&self) -> i32 {
         match self {
+            // What the native transport refuses in the config: could not run on the host.
+            CtlError::Config(e) if e.is_refusal() => exit_codes::COULD_NOT_RUN,
             CtlError::Usage { .. } | CtlError::Config(_) | CtlError::NoTerminal { .. } => {
                 exit_codes::USAGE
             }

@@ -42,6 +42,15 @@ fn ctl_command(options: &GlobalOptions, subcommand: &str, host: &str) -> String 
         words.push("-i".into());
         words.push(shell_quote(&identity.to_string_lossy()));
     }
+    // The same host means the same route and settings: -J and -o go along.
+    if let Some(jump) = &options.jump {
+        words.push("-J".into());
+        words.push(shell_quote(jump));
+    }
+    for option in &options.ssh_option {
+        words.push("-o".into());
+        words.push(shell_quote(option));
+    }
     if options.agent_path != "backup-orchestrator" {
         words.push("--agent-path".into());
         words.push(shell_quote(&options.agent_path));

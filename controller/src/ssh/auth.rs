@@ -1,10 +1,11 @@
 //! Public-key authentication, the way OpenSSH goes about it: [`authenticate`].
 //!
-//! 1. ssh-agent (`$SSH_AUTH_SOCK`), every key it holds, unless `IdentitiesOnly yes` names explicit
-//!    identity files;
-//! 2. identity files, in order: `-i`, then `IdentityFile`, else `~/.ssh/id_ed25519` and
-//!    `~/.ssh/id_ecdsa`. Missing files are skipped. An encrypted key asks for its passphrase only
-//!    when stdin is a terminal (and the time spent typing is not counted against the connect
+//! 1. ssh-agent (`IdentityAgent`, else `$SSH_AUTH_SOCK`), every key it holds, unless
+//!    `IdentitiesOnly yes` names explicit identity files;
+//! 2. identity files, in order: `-i`, then `IdentityFile`, else ssh's default list. Missing files
+//!    are skipped, and so are files group or others can read ("UNPROTECTED PRIVATE KEY FILE", as
+//!    ssh). An encrypted key asks for its passphrase only when stdin is a terminal and `BatchMode`
+//!    is off (and the time spent typing is not counted against the connect
 //!    timeout); otherwise it is skipped, and if nothing else works the error says to `ssh-add` it.
 //!    RSA key files are skipped with a warning: this build has no RSA (see Cargo.toml); an RSA key
 //!    held by ssh-agent is offered, the agent doing the signing.
@@ -21,9 +22,10 @@ use russh::MethodKind;
 use russh::client::{AuthResult, Handle, Handler};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
+use russh::keys::{Algorithm, HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
-use super::config::Endpoint;
+use super::algorithms::assemble;
+use super::config::{AgentSocket, Endpoint};
 use super::connect::{ConnectError, Deadline, Stage};
 
 /// Passphrase attempts per key, as ssh.
@@ -113,6 +115,13 @@ pub async fn authenticate<H: Handler>(
         else {
             continue;
         };
+        if !accepted(endpoint, &key.algorithm()) {
+            tried.push(format!(
+                "{} (not in PubkeyAcceptedAlgorithms)",
+                path.display()
+            ));
+            continue;
+        }
         tried.push(path.display().to_string());
         let attempt = deadline
             .run(
@@ -171,11 +180,16 @@ async fn try_agent<H: Handler>(
     tried: &mut Vec<String>,
 ) -> Result<Option<Attempt>, ConnectError> {
     let address = endpoint.address();
-    if std::env::var_os("SSH_AUTH_SOCK").is_none() {
-        return Ok(None);
-    }
+    let socket = match &endpoint.agent {
+        AgentSocket::Disabled => return Ok(None),
+        AgentSocket::Path(path) => path.clone(),
+        AgentSocket::FromEnvironment => match std::env::var_os("SSH_AUTH_SOCK") {
+            Some(path) => PathBuf::from(path),
+            None => return Ok(None),
+        },
+    };
     let mut agent = match deadline
-        .run(Stage::Auth, &address, AgentClient::connect_env())
+        .run(Stage::Auth, &address, AgentClient::connect_uds(&socket))
         .await?
     {
         Ok(agent) => agent,
@@ -200,6 +214,13 @@ async fn try_agent<H: Handler>(
             AgentIdentity::PublicKey { key, .. } => Some(key),
             AgentIdentity::Certificate { .. } => None,
         })
+        .collect();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let keys: Vec<_> = keys
+        .into_iter()
+        .filter(|key| accepted(endpoint, &key.algorithm()))
         .collect();
     if keys.is_empty() {
         return Ok(None);
@@ -230,6 +251,23 @@ async fn try_agent<H: Handler>(
     Ok(Some(Attempt::Rejected))
 }
 
+/// Whether `PubkeyAcceptedAlgorithms` lets us offer a key of this type (RSA: any RSA signature).
+fn accepted(endpoint: &Endpoint, algorithm: &Algorithm) -> bool {
+    let Some(spec) = &endpoint.algorithms.pubkey else {
+        return true;
+    };
+    const RSA: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+    let names = super::connect::supported_names();
+    let mut supported = names.keys.clone();
+    supported.extend(RSA.iter().map(|s| s.to_string()));
+    let allowed = assemble(spec, &names.key_defaults, &supported);
+    if algorithm.clone().is_rsa() {
+        allowed.iter().any(|a| RSA.contains(&a.as_str()))
+    } else {
+        allowed.iter().any(|a| a == algorithm.as_str())
+    }
+}
+
 /// The RSA signature hash the server accepts (SHA-512 when it does not say).
 async fn best_rsa_hash<H: Handler>(
     handle: &Handle<H>,
@@ -243,6 +281,15 @@ async fn best_rsa_hash<H: Handler>(
         Ok(Some(hash)) => hash,
         _ => Some(HashAlg::Sha512),
     })
+}
+
+/// The permission bits of a key file of ours that group or others may access, as ssh's
+/// `sshkey_perm_ok` (a file owned by someone else is left to the open to refuse).
+fn unprotected(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.mode() & 0o777;
+    (meta.uid() == nix::unistd::getuid().as_raw() && mode & 0o077 != 0).then_some(mode)
 }
 
 /// Loads a private key, asking for its passphrase on a terminal. `None`: skip this file.
@@ -259,12 +306,28 @@ fn load_key(
         }
         return Ok(None);
     }
+    if let Some(mode) = unprotected(path) {
+        // As ssh: a key others can read is not used, loudly.
+        eprintln!(
+            "UNPROTECTED PRIVATE KEY FILE: permissions {mode:04o} for {} are too open; it is \
+             ignored (chmod 600 it)",
+            path.display()
+        );
+        tried.push(format!(
+            "{} (refused: UNPROTECTED PRIVATE KEY FILE, mode {mode:04o})",
+            path.display()
+        ));
+        return Ok(None);
+    }
     match russh::keys::load_secret_key(path, None) {
         Ok(key) if key.algorithm().is_rsa() => {
-            tracing::warn!(
-                path = %path.display(),
-                "RSA keys are not supported by this build: use an Ed25519 or ECDSA key"
-            );
+            // ssh's default list starts with id_rsa: warn only about a key the user named.
+            if endpoint.explicit_identities {
+                tracing::warn!(
+                    path = %path.display(),
+                    "RSA keys are not supported by this build: use an Ed25519 or ECDSA key"
+                );
+            }
             tried.push(format!(
                 "{} (skipped: RSA is not supported)",
                 path.display()
@@ -279,7 +342,7 @@ fn load_key(
             return Ok(None);
         }
     }
-    if !std::io::stdin().is_terminal() {
+    if endpoint.batch_mode || !std::io::stdin().is_terminal() {
         tracing::debug!(path = %path.display(), "encrypted key and no terminal: skipped");
         encrypted_skipped.get_or_insert_with(|| path.to_path_buf());
         return Ok(None);

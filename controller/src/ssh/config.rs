@@ -1,43 +1,71 @@
 //! Host resolution: from the HOST the user typed (an ssh_config alias, a name or an address) to a
-//! [`Target`]: the address, port and user actually connected to, the keys to try, the known_hosts
-//! files and policy, the connect timeout and the ProxyJump hops in front of it.
+//! [`Target`]: the address, port and user actually connected to, the keys and agent to use, the
+//! known_hosts files and policy, the connect timeout and the ProxyJump hops in front of it.
 //!
-//! `~/.ssh/config` (or `--ssh-config FILE`) is read with ssh2-config, which handles `Host` patterns,
-//! `Include` and first-value-wins like OpenSSH; the options it leaves unparsed (`IdentitiesOnly`,
-//! `UserKnownHostsFile`, `GlobalKnownHostsFile`, `StrictHostKeyChecking`) are read from its
-//! "unsupported fields". Precedence, highest first: `USER@HOST`, command-line flags, the config,
-//! OpenSSH's defaults.
+//! The config is read by [`sshconf`](super::sshconf) with OpenSSH 9.2's semantics; this module
+//! turns its first values into a target and refuses, before anything is contacted, what the
+//! native transport would otherwise silently do differently from ssh ([`Refusal`]: a `Match` that
+//! could select the host, or a directive like `ProxyCommand` that applies to it).
 //!
-//! `ProxyJump` hops are resolved through the same config (each hop's own HostName, User, Port,
-//! IdentityFile and known_hosts), and a first hop's own ProxyJump is followed too, as OpenSSH does.
+//! Precedence, highest first: `USER@HOST`, `-l`/`-p`/`-J` and `-o`, the config, OpenSSH's
+//! defaults. `-i` files come before the config's `IdentityFile`s. ProxyJump hops are resolved
+//! through the same files (not `-o`, as ssh's own jump process does), and a first hop's own
+//! ProxyJump is followed too.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ssh2_config::{HostParams, ParseRule, SshConfig};
+use super::algorithms::Lists;
+use super::expand::{self, ExpandError, Tokens};
+use super::jump::parse_jump;
+use super::refuse::{self, Refusal, refusal_text};
+use super::sshconf::{self, Origin, ReadError, Settings, Sources};
 
 /// Used when neither `--connect-timeout` nor `ConnectTimeout` says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_PORT: u16 = 22;
-/// Tried in order when neither `-i` nor `IdentityFile` names a key (RSA is not built in).
-const DEFAULT_IDENTITY_FILES: &[&str] = &[".ssh/id_ed25519", ".ssh/id_ecdsa"];
-const DEFAULT_GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
+/// ssh 9.2's default identity files, tried in this order when none is named (`-i`, IdentityFile).
+/// Key types this build cannot use (RSA, DSA, security keys, XMSS) are skipped when present.
+pub const DEFAULT_IDENTITY_FILES: &[&str] = &[
+    "~/.ssh/id_rsa",
+    "~/.ssh/id_ecdsa",
+    "~/.ssh/id_ecdsa_sk",
+    "~/.ssh/id_ed25519",
+    "~/.ssh/id_ed25519_sk",
+    "~/.ssh/id_xmss",
+    "~/.ssh/id_dsa",
+];
+const DEFAULT_USER_KNOWN_HOSTS: &[&str] = &["~/.ssh/known_hosts", "~/.ssh/known_hosts2"];
+const DEFAULT_GLOBAL_KNOWN_HOSTS: &[&str] =
+    &["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
+/// Read after the user's file, unless `-F` names one.
+pub const SYSTEM_CONFIG: &str = "/etc/ssh/ssh_config";
 /// ProxyJump chains deeper than this are taken for a loop in the config.
 const MAX_JUMP_DEPTH: usize = 8;
 
-/// Why the HOST or the SSH config could not be turned into a [`Target`] (exit 64).
+/// Why the HOST or the SSH config could not be turned into a [`Target`].
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("failed to read the SSH config {}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{origin}: bad {keyword} value {value:?}")]
+    BadValue {
+        origin: Origin,
+        keyword: String,
+        value: String,
     },
-    #[error("failed to parse the SSH config {}: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
+    #[error("{origin}: bad {keyword}")]
+    Expand {
+        origin: Origin,
+        keyword: String,
+        #[source]
+        source: ExpandError,
+    },
+    #[error("{}", refusal_text(host, refusals))]
+    Refused {
+        host: String,
+        refusals: Vec<Refusal>,
+    },
     #[error("no user to log in as for {host}: pass -l USER or set User in the SSH config")]
     NoUser { host: String },
     #[error("the host name is empty")]
@@ -52,15 +80,32 @@ pub enum ConfigError {
     NoHome,
 }
 
+impl ConfigError {
+    /// A refusal is "could not run on the host" (exit 3); the rest are configuration errors (64).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ConfigError::Refused { .. })
+    }
+}
+
 /// What `StrictHostKeyChecking` (or `--accept-new-host-key`) allows for a key not yet known.
 /// A changed key is refused under every policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostKeyPolicy {
     /// Refuse unknown keys (`yes`, `ask`, and the default: no prompt here).
     Strict,
-    /// Add unknown keys to the user's known_hosts file (`accept-new`, `no`, `off`,
-    /// `--accept-new-host-key`).
+    /// Add the key of a host with no known key at all to the user's known_hosts file
+    /// (`accept-new`, `no`, `--accept-new-host-key`).
     AcceptNew,
+}
+
+/// Which ssh-agent to ask (`IdentityAgent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentSocket {
+    /// `$SSH_AUTH_SOCK` (the default, and `IdentityAgent SSH_AUTH_SOCK`).
+    FromEnvironment,
+    /// `IdentityAgent none`.
+    Disabled,
+    Path(PathBuf),
 }
 
 /// One SSH server to connect to: the target, or a ProxyJump hop in front of it.
@@ -68,7 +113,7 @@ pub enum HostKeyPolicy {
 pub struct Endpoint {
     /// What the user (or the config's ProxyJump) called it, for messages.
     pub alias: String,
-    /// The name or address actually connected to (HostName), also the known_hosts key.
+    /// The name or address actually connected to (HostName, lowercased), also the known_hosts key.
     pub host: String,
     pub port: u16,
     pub user: String,
@@ -78,17 +123,24 @@ pub struct Endpoint {
     pub explicit_identities: bool,
     /// `IdentitiesOnly yes`: with explicit identity files, the agent is not asked.
     pub identities_only: bool,
+    pub agent: AgentSocket,
     /// `UserKnownHostsFile`: checked, and the first one receives accepted new keys.
     pub user_known_hosts: Vec<PathBuf>,
     /// `GlobalKnownHostsFile`: checked only.
     pub global_known_hosts: Vec<PathBuf>,
     pub host_key_policy: HostKeyPolicy,
+    /// `HashKnownHosts yes`: a recorded key is listed under a hashed name.
+    pub hash_known_hosts: bool,
+    /// `BatchMode yes`: never ask for a passphrase.
+    pub batch_mode: bool,
+    /// Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms.
+    pub algorithms: Lists,
 }
 
 impl Endpoint {
     /// Whether the agent may offer its keys here.
     pub fn use_agent(&self) -> bool {
-        !(self.identities_only && self.explicit_identities)
+        !(self.identities_only && self.explicit_identities) && self.agent != AgentSocket::Disabled
     }
 
     /// `user@host:port` as connected to.
@@ -121,12 +173,17 @@ pub struct Target {
 /// Command-line settings that win over the config.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
+    /// `-F FILE` / `--ssh-config FILE`.
     pub config_file: Option<PathBuf>,
     pub user: Option<String>,
     pub port: Option<u16>,
     pub identity_files: Vec<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub accept_new_host_key: bool,
+    /// `-J HOST[,HOST]`.
+    pub jump: Option<String>,
+    /// `-o Key=Value`, in order.
+    pub options: Vec<String>,
 }
 
 /// The local facts resolution depends on, injectable for tests.
@@ -134,27 +191,64 @@ pub struct Overrides {
 pub struct Environment {
     pub home: Option<PathBuf>,
     pub local_user: Option<String>,
+    /// `/etc/ssh/ssh_config`.
+    pub system_config: PathBuf,
 }
 
 impl Environment {
-    /// The real home directory and `$USER` (or `$LOGNAME`).
+    /// The real home directory (`$HOME`), and the login name from the password database (as ssh
+    /// does: `$USER` is unset under cron, systemd and many CI runners), else `$USER`/`$LOGNAME`.
     pub fn from_process() -> Self {
         let home = directories::BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf());
-        let local_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
+        let from_passwd = nix::unistd::User::from_uid(nix::unistd::getuid())
             .ok()
+            .flatten()
+            .map(|user| user.name);
+        let local_user = from_passwd
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("LOGNAME").ok())
             .filter(|user| !user.is_empty());
-        Environment { home, local_user }
+        Environment {
+            home,
+            local_user,
+            system_config: PathBuf::from(SYSTEM_CONFIG),
+        }
     }
 }
 
-/// Resolves `host_arg` (`[user@]host`) against the SSH config and the command line.
+/// A target with the settings it came from, for `ssh-config`.
+#[derive(Debug)]
+pub struct Resolved {
+    pub target: Target,
+    pub settings: Settings,
+    /// What the native transport refuses; empty when it can connect.
+    pub refusals: Vec<Refusal>,
+}
+
+/// Resolves `host_arg` (`[user@]host`) against the SSH config and the command line, refusing a
+/// config the native transport cannot honour.
 pub fn resolve(
     host_arg: &str,
     overrides: &Overrides,
     env: &Environment,
 ) -> Result<Target, ConfigError> {
-    let config = load_config(overrides.config_file.as_deref(), env)?;
+    let resolved = inspect(host_arg, overrides, env)?;
+    if resolved.refusals.is_empty() {
+        Ok(resolved.target)
+    } else {
+        Err(ConfigError::Refused {
+            host: resolved.target.label,
+            refusals: resolved.refusals,
+        })
+    }
+}
+
+/// Resolves `host_arg` and lists what would be refused, without refusing.
+pub fn inspect(
+    host_arg: &str,
+    overrides: &Overrides,
+    env: &Environment,
+) -> Result<Resolved, ConfigError> {
     let (arg_user, alias) = match host_arg.rsplit_once('@') {
         Some((user, host)) if !user.is_empty() => (Some(user.to_owned()), host.to_owned()),
         _ => (None, host_arg.to_owned()),
@@ -162,14 +256,17 @@ pub fn resolve(
     if alias.is_empty() {
         return Err(ConfigError::EmptyHost);
     }
-    let resolver = Resolver {
-        config: &config,
-        env,
-        overrides,
-    };
-    let params = config.query(&alias);
+    let resolver = Resolver { env, overrides };
+    let mut command_line: Vec<String> = Vec::new();
+    if let Some(jump) = &overrides.jump {
+        command_line.push(format!("ProxyJump {jump}"));
+    }
+    command_line.extend(overrides.options.iter().cloned());
+    let mut settings = resolver.read(&alias, &command_line)?;
+    settings.evaluate_final_all();
+    let mut refusals = refuse::refusals(&settings, &alias);
     let user = arg_user.or_else(|| overrides.user.clone());
-    let mut endpoint = resolver.endpoint(&alias, &params, user, overrides.port)?;
+    let mut endpoint = resolver.endpoint(&alias, &settings, user, overrides.port)?;
     if !overrides.identity_files.is_empty() {
         let mut files = overrides.identity_files.clone();
         if endpoint.explicit_identities {
@@ -178,119 +275,161 @@ pub fn resolve(
         endpoint.identity_files = files;
         endpoint.explicit_identities = true;
     }
-    let jumps = resolver.jumps(&alias, &params, 0)?;
-    let connect_timeout = overrides
-        .connect_timeout
-        .or(params.connect_timeout)
-        .filter(|timeout| !timeout.is_zero())
-        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    Ok(Target {
-        label: alias,
-        endpoint,
-        jumps,
-        connect_timeout,
+    let jumps = resolver.jumps(&alias, &settings, 0, &mut refusals)?;
+    let connect_timeout = match (overrides.connect_timeout, settings.get("connecttimeout")) {
+        (Some(timeout), _) => timeout,
+        (None, Some(d)) if d.value().eq_ignore_ascii_case("none") => DEFAULT_CONNECT_TIMEOUT,
+        (None, Some(d)) => match d.value().parse::<u64>() {
+            Ok(0) => DEFAULT_CONNECT_TIMEOUT,
+            Ok(secs) => Duration::from_secs(secs),
+            Err(_) => return Err(bad_value(d)),
+        },
+        (None, None) => DEFAULT_CONNECT_TIMEOUT,
+    };
+    Ok(Resolved {
+        target: Target {
+            label: alias,
+            endpoint,
+            jumps,
+            connect_timeout,
+        },
+        settings,
+        refusals,
     })
 }
 
-fn load_config(explicit: Option<&Path>, env: &Environment) -> Result<SshConfig, ConfigError> {
-    let rules = ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS;
-    let path = match explicit {
-        Some(path) => path.to_path_buf(),
-        None => match &env.home {
-            Some(home) => home.join(".ssh").join("config"),
-            None => return Ok(SshConfig::default()),
-        },
-    };
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(SshConfig::default());
-        }
-        Err(source) => return Err(ConfigError::Read { path, source }),
-    };
-    let mut config = SshConfig::default();
-    if let Some(home) = &env.home {
-        config = config.home_dir(home);
+fn bad_value(directive: &sshconf::Directive) -> ConfigError {
+    ConfigError::BadValue {
+        origin: directive.origin.clone(),
+        keyword: directive.keyword.clone(),
+        value: directive.args.join(" "),
     }
-    config
-        .parse(&mut BufReader::new(file), rules)
-        .map_err(|e| ConfigError::Parse {
-            path,
-            message: e.to_string(),
-        })
+}
+
+/// `yes`/`true` → true, `no`/`false` → false, else a bad value.
+fn flag(settings: &Settings, keyword: &str) -> Result<bool, ConfigError> {
+    match settings.get(keyword) {
+        None => Ok(false),
+        Some(d) => match d.value().to_ascii_lowercase().as_str() {
+            "yes" | "true" => Ok(true),
+            "no" | "false" => Ok(false),
+            _ => Err(bad_value(d)),
+        },
+    }
 }
 
 struct Resolver<'a> {
-    config: &'a SshConfig,
     env: &'a Environment,
     overrides: &'a Overrides,
 }
 
 impl Resolver<'_> {
-    /// The endpoint for `alias` given its config `params`, with `user`/`port` winning when set.
+    /// Reads the config files for `host`, with `command_line` (`-o`) lines first.
+    fn read(&self, host: &str, command_line: &[String]) -> Result<Settings, ConfigError> {
+        let default_user_file = self
+            .env
+            .home
+            .as_ref()
+            .map(|h| h.join(".ssh").join("config"));
+        let user_file = match &self.overrides.config_file {
+            Some(file) => Some(file.clone()),
+            None => default_user_file.filter(|f| f.exists()),
+        };
+        let system_file = (self.overrides.config_file.is_none() && self.env.system_config.exists())
+            .then_some(self.env.system_config.as_path());
+        let sources = Sources {
+            target: host,
+            home: self.env.home.as_deref(),
+            command_line,
+            user_file: user_file.as_deref(),
+            system_file,
+        };
+        Ok(sshconf::read(&sources)?)
+    }
+
+    /// The endpoint for `alias` given its `settings`, with `user`/`port` winning when set.
     fn endpoint(
         &self,
         alias: &str,
-        params: &HostParams,
+        settings: &Settings,
         user: Option<String>,
         port: Option<u16>,
     ) -> Result<Endpoint, ConfigError> {
-        let host = match &params.host_name {
-            Some(name) => expand_host_name(name, alias),
-            None => alias.to_owned(),
-        };
+        // ssh lowercases the host name once the config is read (addresses are unaffected).
+        let host = settings.host_name(alias).to_lowercase();
+        let local_user = self.env.local_user.clone();
         let user = user
-            .or_else(|| params.user.clone())
-            .or_else(|| self.env.local_user.clone())
+            .or_else(|| settings.get("user").map(|d| d.value().to_owned()))
+            .or(local_user.clone())
             .ok_or_else(|| ConfigError::NoUser {
                 host: alias.to_owned(),
             })?;
-        let port = port.or(params.port).unwrap_or(DEFAULT_PORT);
-
-        let configured: Vec<PathBuf> = params.identity_file.clone().unwrap_or_default();
-        let explicit_identities = !configured.is_empty();
+        let port = match (port, settings.get("port")) {
+            (Some(port), _) => port,
+            (None, Some(d)) => d.value().parse().map_err(|_| bad_value(d))?,
+            (None, None) => DEFAULT_PORT,
+        };
+        let tokens = Tokens {
+            home: self.env.home.as_deref(),
+            local_user: local_user.as_deref().unwrap_or_default(),
+            host: &host,
+            original_host: alias,
+            port,
+            user: &user,
+        };
+        let expand = |d: &sshconf::Directive, text: &str| {
+            expand::expand(text, &tokens).map_err(|source| ConfigError::Expand {
+                origin: d.origin.clone(),
+                keyword: d.keyword.clone(),
+                source,
+            })
+        };
+        let explicit_identities = !settings.identity_files.is_empty();
         let identity_files = if explicit_identities {
-            configured
+            let files = settings.identity_files.iter();
+            files
+                .map(|d| expand(d, d.value()))
+                .collect::<Result<_, _>>()?
+        } else {
+            let home = self.env.home.as_deref().ok_or(ConfigError::NoHome)?;
+            DEFAULT_IDENTITY_FILES
                 .iter()
-                .map(|p| self.expand_path(&p.to_string_lossy()))
+                .map(|f| home.join(f.trim_start_matches("~/")))
                 .collect()
-        } else {
-            match &self.env.home {
-                Some(home) => DEFAULT_IDENTITY_FILES
-                    .iter()
-                    .map(|f| home.join(f))
-                    .collect(),
-                None => Vec::new(),
+        };
+        let user_known_hosts = match settings.get("userknownhostsfile") {
+            Some(d) => d
+                .args
+                .iter()
+                .map(|f| expand(d, f))
+                .collect::<Result<_, _>>()?,
+            None => {
+                let home = self.env.home.as_deref().ok_or(ConfigError::NoHome)?;
+                default_files(home, DEFAULT_USER_KNOWN_HOSTS)
             }
         };
-        let identities_only = yes_no(unsupported(params, "identitiesonly").and_then(|a| a.first()));
-
-        let user_known_hosts = match unsupported(params, "userknownhostsfile") {
-            Some(files) if !files.is_empty() => files.iter().map(|f| self.expand_path(f)).collect(),
-            _ => vec![
-                self.env
-                    .home
-                    .as_ref()
-                    .ok_or(ConfigError::NoHome)?
-                    .join(".ssh")
-                    .join("known_hosts"),
-            ],
+        let global_known_hosts = match settings.get("globalknownhostsfile") {
+            Some(d) => d.args.iter().map(PathBuf::from).collect(),
+            None => default_files(Path::new("/"), DEFAULT_GLOBAL_KNOWN_HOSTS),
         };
-        let global_known_hosts = match unsupported(params, "globalknownhostsfile") {
-            Some(files) if !files.is_empty() => files.iter().map(|f| self.expand_path(f)).collect(),
-            _ => vec![PathBuf::from(DEFAULT_GLOBAL_KNOWN_HOSTS)],
+        let agent = match settings.get("identityagent") {
+            None => AgentSocket::FromEnvironment,
+            Some(d) if d.value() == "SSH_AUTH_SOCK" => AgentSocket::FromEnvironment,
+            Some(d) if d.value().eq_ignore_ascii_case("none") => AgentSocket::Disabled,
+            Some(d) => match d.value().strip_prefix('$') {
+                Some(var) => std::env::var_os(var)
+                    .map_or(AgentSocket::Disabled, |v| AgentSocket::Path(v.into())),
+                None => AgentSocket::Path(expand(d, d.value())?),
+            },
         };
-        let host_key_policy = if self.overrides.accept_new_host_key {
-            HostKeyPolicy::AcceptNew
-        } else {
-            match unsupported(params, "stricthostkeychecking")
-                .and_then(|a| a.first())
-                .map(|v| v.to_ascii_lowercase())
-                .as_deref()
-            {
-                Some("accept-new" | "no" | "off") => HostKeyPolicy::AcceptNew,
-                _ => HostKeyPolicy::Strict,
-            }
+        let host_key_policy = match settings.get("stricthostkeychecking") {
+            _ if self.overrides.accept_new_host_key => HostKeyPolicy::AcceptNew,
+            None => HostKeyPolicy::Strict,
+            Some(d) => match d.value().to_ascii_lowercase().as_str() {
+                "accept-new" | "no" | "false" | "off" => HostKeyPolicy::AcceptNew,
+                "yes" | "true" | "ask" => HostKeyPolicy::Strict,
+                _ => return Err(bad_value(d)),
+            },
         };
         Ok(Endpoint {
             alias: alias.to_owned(),
@@ -299,25 +438,29 @@ impl Resolver<'_> {
             user,
             identity_files,
             explicit_identities,
-            identities_only,
+            identities_only: flag(settings, "identitiesonly")?,
+            agent,
             user_known_hosts,
             global_known_hosts,
             host_key_policy,
+            hash_known_hosts: flag(settings, "hashknownhosts")?,
+            batch_mode: flag(settings, "batchmode")?,
+            algorithms: Lists::from_settings(settings),
         })
     }
 
-    /// The hops in front of `alias`, outermost first.
+    /// The hops in front of `alias`, outermost first; their refusals are added to `refusals`.
     fn jumps(
         &self,
         alias: &str,
-        params: &HostParams,
+        settings: &Settings,
         depth: usize,
+        refusals: &mut Vec<Refusal>,
     ) -> Result<Vec<Endpoint>, ConfigError> {
-        let specs: Vec<&String> = match &params.proxy_jump {
-            Some(list) => list.iter().filter(|s| !s.trim().is_empty()).collect(),
-            None => return Ok(Vec::new()),
+        let Some(directive) = settings.get("proxyjump") else {
+            return Ok(Vec::new());
         };
-        if specs.is_empty() || specs.iter().any(|s| s.trim().eq_ignore_ascii_case("none")) {
+        if directive.value().eq_ignore_ascii_case("none") {
             return Ok(Vec::new());
         }
         if depth >= MAX_JUMP_DEPTH {
@@ -326,364 +469,32 @@ impl Resolver<'_> {
             });
         }
         let mut hops = Vec::new();
-        for (index, spec) in specs.into_iter().enumerate() {
+        let specs = directive
+            .value()
+            .split(',')
+            .filter(|s| !s.trim().is_empty());
+        for (index, spec) in specs.enumerate() {
             let jump = parse_jump(spec.trim())?;
-            let hop_params = self.config.query(&jump.host);
+            // ssh runs `ssh -W` for each hop: the config files again (-F kept), without -o.
+            let mut hop_settings = self.read(&jump.host, &[])?;
+            hop_settings.evaluate_final_all();
+            refusals.extend(refuse::refusals(&hop_settings, &jump.host));
             if index == 0 {
-                hops.extend(self.jumps(&jump.host, &hop_params, depth + 1)?);
+                hops.extend(self.jumps(&jump.host, &hop_settings, depth + 1, refusals)?);
             }
-            hops.push(self.endpoint(&jump.host, &hop_params, jump.user, jump.port)?);
+            hops.push(self.endpoint(&jump.host, &hop_settings, jump.user, jump.port)?);
         }
         Ok(hops)
     }
-
-    /// `~`, `%d` (home), `%u` (local user) and `%%` in a path from the config.
-    fn expand_path(&self, raw: &str) -> PathBuf {
-        let home = self
-            .env
-            .home
-            .as_deref()
-            .map(|h| h.to_string_lossy().into_owned());
-        let mut text = raw.to_owned();
-        if let Some(home) = &home {
-            if text == "~" {
-                text = home.clone();
-            } else if let Some(rest) = text.strip_prefix("~/") {
-                text = format!("{home}/{rest}");
-            }
-        }
-        let mut out = String::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            if c != '%' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('d') if home.is_some() => out.push_str(home.as_deref().unwrap_or_default()),
-                Some('u') if self.env.local_user.is_some() => {
-                    out.push_str(self.env.local_user.as_deref().unwrap_or_default());
-                }
-                Some('%') => out.push('%'),
-                Some(other) => {
-                    out.push('%');
-                    out.push(other);
-                }
-                None => out.push('%'),
-            }
-        }
-        PathBuf::from(out)
-    }
 }
 
-/// `%h` (the alias) and `%%` in a HostName.
-fn expand_host_name(name: &str, alias: &str) -> String {
-    name.replace("%%", "\u{0}")
-        .replace("%h", alias)
-        .replace('\u{0}', "%")
-}
-
-fn unsupported<'p>(params: &'p HostParams, field: &str) -> Option<&'p Vec<String>> {
-    params.unsupported_fields.get(field)
-}
-
-fn yes_no(value: Option<&String>) -> bool {
-    value.is_some_and(|v| v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"))
-}
-
-/// One ProxyJump entry: `[user@]host[:port]` or `ssh://[user@]host[:port]`.
-#[derive(Debug, PartialEq, Eq)]
-struct JumpSpec {
-    user: Option<String>,
-    host: String,
-    port: Option<u16>,
-}
-
-fn parse_jump(spec: &str) -> Result<JumpSpec, ConfigError> {
-    let rest = spec.strip_prefix("ssh://").unwrap_or(spec);
-    let (user, host_port) = match rest.rsplit_once('@') {
-        Some((user, host)) => (Some(user.to_owned()), host),
-        None => (None, rest),
-    };
-    let bad_port = || ConfigError::BadPort {
-        spec: spec.to_owned(),
-    };
-    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or_else(bad_port)?;
-        let port = match after.strip_prefix(':') {
-            Some(port) => Some(port.parse().map_err(|_| bad_port())?),
-            None if after.is_empty() => None,
-            None => return Err(bad_port()),
-        };
-        (host.to_owned(), port)
-    } else {
-        match host_port.split_once(':') {
-            Some((host, port)) => (host.to_owned(), Some(port.parse().map_err(|_| bad_port())?)),
-            None => (host_port.to_owned(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(ConfigError::EmptyHost);
-    }
-    Ok(JumpSpec { user, host, port })
+fn default_files(root: &Path, files: &[&str]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(|f| root.join(f.trim_start_matches("~/").trim_start_matches('/')))
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use std::fs;
-
-    use super::*;
-
-    struct Fixture {
-        dir: tempfile::TempDir,
-    }
-
-    impl Fixture {
-        fn new(config: &str) -> Self {
-            let dir = tempfile::tempdir().unwrap();
-            fs::create_dir_all(dir.path().join(".ssh")).unwrap();
-            fs::write(dir.path().join(".ssh/config"), config).unwrap();
-            Fixture { dir }
-        }
-
-        fn home(&self) -> &Path {
-            self.dir.path()
-        }
-
-        fn env(&self) -> Environment {
-            Environment {
-                home: Some(self.home().to_path_buf()),
-                local_user: Some("alice".into()),
-            }
-        }
-
-        fn resolve(&self, host: &str, overrides: &Overrides) -> Target {
-            resolve(host, overrides, &self.env()).unwrap()
-        }
-    }
-
-    const CONFIG: &str = "\
-Host forge
-    HostName 10.231.0.5
-    User deploy
-    Port 2222
-    IdentityFile ~/.ssh/forge_key
-    IdentitiesOnly yes
-    UserKnownHostsFile ~/.ssh/known_hosts_lab
-    StrictHostKeyChecking accept-new
-    ConnectTimeout 4
-    ProxyJump bastion,ops@relay:2200
-
-Host bastion
-    HostName bastion.example.net
-    User jumper
-
-Host *.lab
-    HostName %h.internal
-    User labuser
-
-Host *
-    ServerAliveInterval 30
-";
-
-    #[test]
-    fn config_resolves_an_alias_to_host_name_user_port_and_identity() {
-        let fx = Fixture::new(CONFIG);
-        let target = fx.resolve("forge", &Overrides::default());
-        let e = &target.endpoint;
-        assert_eq!(target.label, "forge");
-        assert_eq!(
-            (e.host.as_str(), e.port, e.user.as_str()),
-            ("10.231.0.5", 2222, "deploy")
-        );
-        assert_eq!(e.identity_files, vec![fx.home().join(".ssh/forge_key")]);
-        assert!(e.explicit_identities && e.identities_only && !e.use_agent());
-        assert_eq!(
-            e.user_known_hosts,
-            vec![fx.home().join(".ssh/known_hosts_lab")]
-        );
-        assert_eq!(
-            e.global_known_hosts,
-            vec![PathBuf::from("/etc/ssh/ssh_known_hosts")]
-        );
-        assert_eq!(e.host_key_policy, HostKeyPolicy::AcceptNew);
-        assert_eq!(target.connect_timeout, Duration::from_secs(4));
-    }
-
-    #[test]
-    fn config_resolves_proxy_jump_hops_through_the_config() {
-        let fx = Fixture::new(CONFIG);
-        let target = fx.resolve("forge", &Overrides::default());
-        let hops: Vec<(String, u16, String)> = target
-            .jumps
-            .iter()
-            .map(|e| (e.host.clone(), e.port, e.user.clone()))
-            .collect();
-        assert_eq!(
-            hops,
-            vec![
-                ("bastion.example.net".to_owned(), 22, "jumper".to_owned()),
-                ("relay".to_owned(), 2200, "ops".to_owned()),
-            ]
-        );
-        // A hop has its own defaults, not the target's.
-        assert_eq!(target.jumps[0].host_key_policy, HostKeyPolicy::Strict);
-        assert_eq!(
-            target.jumps[0].user_known_hosts,
-            vec![fx.home().join(".ssh/known_hosts")]
-        );
-    }
-
-    #[test]
-    fn config_follows_the_first_hops_own_proxy_jump_and_refuses_loops() {
-        let fx = Fixture::new(
-            "Host inner\n  ProxyJump middle\nHost middle\n  ProxyJump outer\nHost loop\n  ProxyJump loop\n",
-        );
-        let target = fx.resolve("inner", &Overrides::default());
-        let hops: Vec<&str> = target.jumps.iter().map(|e| e.host.as_str()).collect();
-        assert_eq!(hops, ["outer", "middle"]);
-        let error = resolve("loop", &Overrides::default(), &fx.env()).unwrap_err();
-        assert!(matches!(error, ConfigError::JumpLoop { .. }), "{error}");
-    }
-
-    #[test]
-    fn config_lets_command_line_flags_win() {
-        let fx = Fixture::new(CONFIG);
-        let overrides = Overrides {
-            user: Some("root".into()),
-            port: Some(22),
-            identity_files: vec![PathBuf::from("/keys/ci")],
-            connect_timeout: Some(Duration::from_secs(2)),
-            accept_new_host_key: false,
-            config_file: None,
-        };
-        let target = fx.resolve("forge", &overrides);
-        assert_eq!(
-            (target.endpoint.user.as_str(), target.endpoint.port),
-            ("root", 22)
-        );
-        assert_eq!(
-            target.endpoint.identity_files,
-            vec![PathBuf::from("/keys/ci"), fx.home().join(".ssh/forge_key")]
-        );
-        assert_eq!(target.connect_timeout, Duration::from_secs(2));
-        // USER@HOST wins over -l.
-        assert_eq!(fx.resolve("ops@forge", &overrides).endpoint.user, "ops");
-    }
-
-    #[test]
-    fn config_uses_openssh_defaults_for_an_unknown_host() {
-        let fx = Fixture::new(CONFIG);
-        let target = fx.resolve("10.231.7.7", &Overrides::default());
-        let e = &target.endpoint;
-        assert_eq!(
-            (e.host.as_str(), e.port, e.user.as_str()),
-            ("10.231.7.7", 22, "alice")
-        );
-        assert_eq!(
-            e.identity_files,
-            vec![
-                fx.home().join(".ssh/id_ed25519"),
-                fx.home().join(".ssh/id_ecdsa")
-            ]
-        );
-        assert!(!e.explicit_identities && e.use_agent());
-        assert_eq!(e.host_key_policy, HostKeyPolicy::Strict);
-        assert!(target.jumps.is_empty());
-        assert_eq!(target.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
-    }
-
-    #[test]
-    fn config_expands_percent_h_in_host_name_for_wildcard_hosts() {
-        let fx = Fixture::new(CONFIG);
-        let target = fx.resolve("db.lab", &Overrides::default());
-        assert_eq!(target.endpoint.host, "db.lab.internal");
-        assert_eq!(target.endpoint.user, "labuser");
-    }
-
-    #[test]
-    fn config_reads_included_files() {
-        let fx = Fixture::new("Include conf.d/*.conf\nHost *\n  User fallback\n");
-        fs::create_dir_all(fx.home().join(".ssh/conf.d")).unwrap();
-        fs::write(
-            fx.home().join(".ssh/conf.d/lab.conf"),
-            "Host h1\n  HostName 10.231.1.2\n  User deploy\n  IdentityFile ~/lab/id_ed25519\n",
-        )
-        .unwrap();
-        let target = fx.resolve("h1", &Overrides::default());
-        assert_eq!(target.endpoint.host, "10.231.1.2");
-        assert_eq!(target.endpoint.user, "deploy");
-        assert_eq!(
-            target.endpoint.identity_files,
-            vec![fx.home().join("lab/id_ed25519")]
-        );
-    }
-
-    #[test]
-    fn config_from_an_explicit_file_and_accept_new_flag_wins_over_strict_config() {
-        let fx = Fixture::new("");
-        let file = fx.home().join("lab_config");
-        fs::write(
-            &file,
-            "Host h2\n  HostName 10.231.1.3\n  StrictHostKeyChecking yes\n  UserKnownHostsFile /run/lab/known_hosts\n",
-        )
-        .unwrap();
-        let mut overrides = Overrides {
-            config_file: Some(file),
-            ..Overrides::default()
-        };
-        let strict = fx.resolve("h2", &overrides);
-        assert_eq!(strict.endpoint.host_key_policy, HostKeyPolicy::Strict);
-        assert_eq!(
-            strict.endpoint.user_known_hosts,
-            vec![PathBuf::from("/run/lab/known_hosts")]
-        );
-        overrides.accept_new_host_key = true;
-        assert_eq!(
-            fx.resolve("h2", &overrides).endpoint.host_key_policy,
-            HostKeyPolicy::AcceptNew
-        );
-    }
-
-    #[test]
-    fn config_reports_a_missing_explicit_file_and_a_missing_user() {
-        let fx = Fixture::new("");
-        let overrides = Overrides {
-            config_file: Some(fx.home().join("nope")),
-            ..Overrides::default()
-        };
-        assert!(matches!(
-            resolve("x", &overrides, &fx.env()),
-            Err(ConfigError::Read { .. })
-        ));
-        let env = Environment {
-            home: Some(fx.home().to_path_buf()),
-            local_user: None,
-        };
-        assert!(matches!(
-            resolve("x", &Overrides::default(), &env),
-            Err(ConfigError::NoUser { .. })
-        ));
-    }
-
-    #[test]
-    fn config_parses_jump_specs() {
-        assert_eq!(
-            parse_jump("ssh://u@[fe80::1]:2022").unwrap(),
-            JumpSpec {
-                user: Some("u".into()),
-                host: "fe80::1".into(),
-                port: Some(2022)
-            }
-        );
-        assert_eq!(
-            parse_jump("gw").unwrap(),
-            JumpSpec {
-                user: None,
-                host: "gw".into(),
-                port: None
-            }
-        );
-        assert!(parse_jump("gw:http").is_err());
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

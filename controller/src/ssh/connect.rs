@@ -11,8 +11,9 @@
 //! network mid-run within about 25 s: the exec channel then ends, and `reconnect` takes over.
 //!
 //! Each hop and the target get their own host key check (their HostName and port) and their own
-//! identities. Host key algorithms already listed for the host in known_hosts are preferred, as
-//! OpenSSH does, so a host known by its ECDSA key is not refused for offering Ed25519 first.
+//! identities. Host key algorithms already listed for the host in known_hosts are preferred, in
+//! the default order, as OpenSSH does: a host known by its ECDSA and Ed25519 keys is checked with
+//! Ed25519, one known only by ECDSA is checked with ECDSA.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -23,9 +24,11 @@ use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
+use russh::{Preferred, cipher, kex, mac};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+use super::algorithms::{Lists, assemble};
 use super::auth::{AuthError, authenticate};
 use super::config::{Endpoint, Target, host_port};
 use super::known_hosts::{self, HostKeyCheck, HostKeyError};
@@ -242,13 +245,15 @@ where
         user_files: endpoint.user_known_hosts.clone(),
         global_files: endpoint.global_known_hosts.clone(),
         policy: endpoint.host_key_policy,
+        hash: endpoint.hash_known_hosts,
     };
     let refused = Arc::new(Mutex::new(None));
     let handler = ClientHandler {
         check: check.clone(),
         refused: Arc::clone(&refused),
     };
-    let handshake = client::connect_stream(client_config(&check), stream, handler);
+    let handshake =
+        client::connect_stream(client_config(&check, &endpoint.algorithms), stream, handler);
     let mut handle = match deadline.run(Stage::Handshake, &address, handshake).await? {
         Ok(handle) => handle,
         Err(source) => {
@@ -267,29 +272,121 @@ where
     Ok(handle)
 }
 
-fn client_config(check: &HostKeyCheck) -> Arc<client::Config> {
+fn client_config(check: &HostKeyCheck, lists: &Lists) -> Arc<client::Config> {
     let mut config = client::Config {
         keepalive_interval: Some(KEEPALIVE_INTERVAL),
         keepalive_max: KEEPALIVE_MAX,
         nodelay: true,
         ..client::Config::default()
     };
-    // Known key types first; RSA is not built in (see Cargo.toml), so never negotiate it.
-    let mut keys: Vec<Algorithm> = known_hosts::known_algorithms(
-        &check.host,
-        check.port,
-        check.user_files.iter().chain(&check.global_files),
-    )
-    .into_iter()
-    .filter(|a| !is_rsa(a))
-    .collect();
-    for algorithm in config.preferred.key.iter() {
-        if !is_rsa(algorithm) && !keys.contains(algorithm) {
-            keys.push(algorithm.clone());
-        }
+    let names = supported_names();
+    let preferred = &mut config.preferred;
+    if let Some(spec) = &lists.ciphers {
+        let chosen = assemble(spec, &names.cipher_defaults, &names.ciphers);
+        preferred.cipher = Cow::Owned(named(&chosen));
     }
-    config.preferred.key = Cow::Owned(keys);
+    if let Some(spec) = &lists.macs {
+        let chosen = assemble(spec, &names.mac_defaults, &names.macs);
+        preferred.mac = Cow::Owned(named(&chosen));
+    }
+    if let Some(spec) = &lists.kex {
+        // The extension pseudo-algorithms (ext-info, strict kex) are not choices: kept last.
+        let mut kex: Vec<kex::Name> = named(&assemble(spec, &names.kex_defaults, &names.kex));
+        kex.extend(
+            Preferred::DEFAULT
+                .kex
+                .iter()
+                .filter(|n| {
+                    n.as_ref().starts_with("ext-info") || n.as_ref().starts_with("kex-strict")
+                })
+                .copied(),
+        );
+        preferred.kex = Cow::Owned(kex);
+    }
+    let keys: Vec<Algorithm> = match &lists.host_keys {
+        // An explicit HostKeyAlgorithms is used in its own order, as ssh does.
+        Some(spec) => assemble(spec, &names.key_defaults, &names.keys)
+            .iter()
+            .filter_map(|name| Algorithm::new(name).ok())
+            .collect(),
+        // As ssh's order_hostkeyalgs: the types known for the host first, in the default
+        // preference order (Ed25519 before ECDSA), not in known_hosts line order; then the rest.
+        None => {
+            let known = known_hosts::known_algorithms(
+                &check.host,
+                check.port,
+                check.user_files.iter().chain(&check.global_files),
+            );
+            let defaults: Vec<Algorithm> = preferred
+                .key
+                .iter()
+                .filter(|a| !is_rsa(a))
+                .cloned()
+                .collect();
+            let (mut keys, rest): (Vec<Algorithm>, Vec<Algorithm>) =
+                defaults.into_iter().partition(|a| known.contains(a));
+            keys.extend(rest);
+            keys
+        }
+    };
+    preferred.key = Cow::Owned(keys);
     Arc::new(config)
+}
+
+/// russh's names for a list of algorithm names it supports.
+fn named<N: for<'a> TryFrom<&'a str>>(names: &[String]) -> Vec<N> {
+    names
+        .iter()
+        .filter_map(|name| N::try_from(name.as_str()).ok())
+        .collect()
+}
+
+/// The algorithm names this build supports and uses by default, per kind.
+#[derive(Debug)]
+pub struct SupportedNames {
+    pub ciphers: Vec<String>,
+    pub cipher_defaults: Vec<String>,
+    pub macs: Vec<String>,
+    pub mac_defaults: Vec<String>,
+    pub kex: Vec<String>,
+    pub kex_defaults: Vec<String>,
+    /// Host and user key types (RSA is not built in).
+    pub keys: Vec<String>,
+    pub key_defaults: Vec<String>,
+}
+
+/// What russh offers, by name.
+pub fn supported_names() -> SupportedNames {
+    fn names<N: AsRef<str>>(names: impl IntoIterator<Item = N>) -> Vec<String> {
+        // "none"/"clear" and the kex extension markers are never choices.
+        names
+            .into_iter()
+            .map(|n| n.as_ref().to_owned())
+            .filter(|n| {
+                !n.starts_with("ext-info")
+                    && !n.starts_with("kex-strict")
+                    && n != "none"
+                    && n != "clear"
+            })
+            .collect()
+    }
+    let keys = names(
+        Preferred::DEFAULT
+            .key
+            .iter()
+            .filter(|a| !is_rsa(a))
+            .map(|a| a.as_str().to_owned()),
+    );
+    SupportedNames {
+        ciphers: names(cipher::ALL_CIPHERS.iter().map(|n| n.as_ref())),
+        cipher_defaults: names(Preferred::DEFAULT.cipher.iter()),
+        macs: names(mac::ALL_MAC_ALGORITHMS.iter().map(|n| n.as_ref())),
+        mac_defaults: names(Preferred::DEFAULT.mac.iter()),
+        kex: names(kex::ALL_KEX_ALGORITHMS.iter().map(|n| n.as_ref())),
+        kex_defaults: names(Preferred::DEFAULT.kex.iter()),
+        key_defaults: keys.clone(),
+        keys,
+    }
 }
 
 fn is_rsa(algorithm: &Algorithm) -> bool {

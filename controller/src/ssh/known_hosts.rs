@@ -2,7 +2,10 @@
 //!
 //! Strict by default, and never "accept every key":
 //! - the key must be listed for the name (HostName or address) and port actually connected to,
-//!   looked up as `host` on port 22 and `[host]:port` otherwise, as OpenSSH writes them;
+//!   looked up as `host` on port 22 and `[host]:port` otherwise, as OpenSSH writes them; off
+//!   port 22 a matching key listed under the plain `host` is accepted too, as ssh does;
+//! - a key of a type not listed while another type is (the host should have offered the known
+//!   type) is refused as changed, whatever the policy, as ssh does under accept-new;
 //! - a key not listed at all is refused with its SHA256 fingerprint, unless the policy is
 //!   accept-new (`--accept-new-host-key`, `StrictHostKeyChecking accept-new|no`): then it is
 //!   appended to the first user known_hosts file;
@@ -17,6 +20,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
@@ -38,6 +42,8 @@ pub struct HostKeyCheck {
     pub user_files: Vec<PathBuf>,
     pub global_files: Vec<PathBuf>,
     pub policy: HostKeyPolicy,
+    /// `HashKnownHosts yes`: record the key under a hashed name.
+    pub hash: bool,
 }
 
 impl HostKeyCheck {
@@ -108,6 +114,24 @@ pub enum HostKeyError {
         line: usize,
     },
     #[error(
+        "the host key of {alias} ({lookup}) is not known, {algorithm} {fingerprint}, but {}:{line} \
+         lists a {known_algorithm} key for it: as ssh, this is taken for a changed key (the host \
+         should have offered the known type). Refusing to connect, whatever StrictHostKeyChecking \
+         or --accept-new-host-key say. If the host's keys were changed, remove the old one with:\n  \
+         ssh-keygen -R '{lookup}' -f {}",
+        path.display(),
+        path.display()
+    )]
+    OtherTypeKnown {
+        alias: String,
+        lookup: String,
+        algorithm: String,
+        fingerprint: String,
+        known_algorithm: String,
+        path: PathBuf,
+        line: usize,
+    },
+    #[error(
         "{alias} ({lookup}) presented a host certificate; host certificates are not supported, \
          list its plain host key in known_hosts"
     )]
@@ -165,6 +189,26 @@ pub fn verify(check: &HostKeyCheck, key: &PublicKey) -> Result<Verified, Box<Hos
             line,
         })),
         Lookup::Unknown => {
+            // Off port 22, ssh also accepts the key listed under the plain host name (measured
+            // with OpenSSH 9.2 against a test host: tests/tests/integration/ssh_rules.rs). Only
+            // a match counts: a plain-name line never makes a key "changed".
+            if check.port != 22
+                && let Lookup::Known { path, line } =
+                    lookup_key(&check.host, 22, key, check.files())
+            {
+                return Ok(Verified::Known { path, line });
+            }
+            if let Some((known_algorithm, path, line)) = other_type_known(check) {
+                return Err(Box::new(HostKeyError::OtherTypeKnown {
+                    alias: check.alias.clone(),
+                    lookup,
+                    algorithm,
+                    fingerprint,
+                    known_algorithm,
+                    path,
+                    line,
+                }));
+            }
             let file = check
                 .user_files
                 .first()
@@ -172,14 +216,30 @@ pub fn verify(check: &HostKeyCheck, key: &PublicKey) -> Result<Verified, Box<Hos
                 .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts"));
             match check.policy {
                 HostKeyPolicy::AcceptNew => {
-                    append(&file, &lookup, key).map_err(|source| {
+                    let name = if check.hash {
+                        hashed_name(&lookup).map_err(|source| {
+                            Box::new(HostKeyError::Write {
+                                alias: check.alias.clone(),
+                                path: file.clone(),
+                                source,
+                            })
+                        })?
+                    } else {
+                        lookup.clone()
+                    };
+                    append(&file, &name, key).map_err(|source| {
                         Box::new(HostKeyError::Write {
                             alias: check.alias.clone(),
                             path: file.clone(),
                             source,
                         })
                     })?;
-                    tracing::info!(host = %lookup, %fingerprint, file = %file.display(), "added a new host key");
+                    // One line, as ssh's "Permanently added": the user sees what was trusted.
+                    eprintln!(
+                        "Added the host key of {} ({lookup}) to {}: {algorithm} {fingerprint}",
+                        check.alias,
+                        file.display()
+                    );
                     Ok(Verified::Learned { path: file })
                 }
                 HostKeyPolicy::Strict => Err(Box::new(HostKeyError::Unknown {
@@ -250,6 +310,37 @@ pub fn known_algorithms<'p>(
         }
     }
     algorithms
+}
+
+/// The first key of another type listed for the host: ssh then calls an unknown key "changed".
+fn other_type_known(check: &HostKeyCheck) -> Option<(String, PathBuf, usize)> {
+    let name = check.lookup_name();
+    check.files().find_map(|path| {
+        entries(path, &name)
+            .into_iter()
+            .find(|entry| entry.marker == Marker::None)
+            .map(|entry| {
+                (
+                    entry.key.algorithm().as_str().to_owned(),
+                    path.clone(),
+                    entry.line,
+                )
+            })
+    })
+}
+
+/// `|1|salt|hash` for `name`: HMAC-SHA1 keyed with 20 random bytes, as `HashKnownHosts yes`.
+fn hashed_name(name: &str) -> io::Result<String> {
+    let mut salt = [0u8; 20];
+    io::Read::read_exact(&mut fs::File::open("/dev/urandom")?, &mut salt)?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(&salt).map_err(io::Error::other)?;
+    mac.update(name.as_bytes());
+    let hash = mac.finalize().into_bytes();
+    Ok(format!(
+        "|1|{}|{}",
+        BASE64.encode(&salt),
+        BASE64.encode(&hash)
+    ))
 }
 
 /// `host` on port 22, `[host]:port` otherwise.
@@ -331,13 +422,13 @@ fn hosts_match(patterns: &str, name: &str) -> bool {
     let mut matched = false;
     for pattern in patterns.split(',') {
         if let Some(negated) = pattern.strip_prefix('!') {
-            if wildcard_match(negated, name) {
+            if glob_nocase(negated, name) {
                 return false;
             }
         } else if let Some(hashed) = pattern.strip_prefix("|1|") {
             matched |= hashed_match(hashed, name);
         } else {
-            matched |= wildcard_match(pattern, name);
+            matched |= glob_nocase(pattern, name);
         }
     }
     matched
@@ -361,39 +452,22 @@ fn hashed_match(salt_and_hash: &str, name: &str) -> bool {
     mac.verify_slice(&hash).is_ok()
 }
 
-/// Case-insensitive glob with `*` (any run) and `?` (one character).
-fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
-    let name: Vec<char> = name.to_lowercase().chars().collect();
-    let (mut p, mut n) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                backtrack = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match backtrack {
-                Some((star, consumed)) => {
-                    p = star + 1;
-                    n = consumed + 1;
-                    backtrack = Some((star, consumed + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
+/// Host names in known_hosts compare case-insensitively.
+fn glob_nocase(pattern: &str, name: &str) -> bool {
+    super::pattern::glob(&pattern.to_lowercase(), &name.to_lowercase())
 }
 
-/// Appends `name key-type base64` to `path`, creating it (and `~/.ssh`) when needed.
+/// Appends `name key-type base64` to `path`, creating it 0600 (and a missing `~/.ssh` 0700, as
+/// ssh) when needed. `/dev/null` and other non-files take the line and are not synced.
 fn append(path: &Path, name: &str, key: &PublicKey) -> io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
     }
     let needs_newline = fs::read(path)
         .map(|bytes| bytes.last().is_some_and(|&b| b != b'\n'))
@@ -401,221 +475,23 @@ fn append(path: &Path, name: &str, key: &PublicKey) -> io::Result<()> {
     let mut key = key.clone();
     key.set_comment("");
     let encoded = key.to_openssh().map_err(io::Error::other)?;
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
     let mut line = String::new();
     if needs_newline {
         line.push('\n');
     }
     line.push_str(&format!("{name} {}\n", encoded.trim()));
     file.write_all(line.as_bytes())?;
-    file.sync_all()
+    if file.metadata()?.is_file() {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ED_A: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDTpXwsCoHxhOYursWnoIwijukQ+/yU/yoA7PqPneUGw";
-    const ED_B: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9OuL9Ebd/c/QGZGDA0AR445TegDbMkxuZZwGDUSYQf";
-    const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBPvjtxBh7lnkYy3jL85ft1Ztbxo6nznd0JKpu5sAx6DnDFPYo1iF57x/ekTWutYl74r5xQkF/vg/9oi8bHmweqQ=";
-
-    fn key(text: &str) -> PublicKey {
-        PublicKey::from_openssh(text).unwrap()
-    }
-
-    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("known_hosts");
-        fs::write(&path, text).unwrap();
-        (dir, path)
-    }
-
-    fn check(path: &Path, host: &str, port: u16, policy: HostKeyPolicy) -> HostKeyCheck {
-        HostKeyCheck {
-            alias: "forge".into(),
-            host: host.into(),
-            port,
-            user_files: vec![path.to_path_buf()],
-            global_files: vec![],
-            policy,
-        }
-    }
-
-    #[test]
-    fn known_hosts_matches_a_listed_key_after_comments_and_blank_lines() {
-        let (_dir, path) = file_with(&format!(
-            "# lab hosts\n\nother {ED_B}\n10.231.0.5\t{ED_A} root@forge\n"
-        ));
-        assert_eq!(
-            lookup_key("10.231.0.5", 22, &key(ED_A), [&path]),
-            Lookup::Known {
-                path: path.clone(),
-                line: 4
-            }
-        );
-    }
-
-    #[test]
-    fn known_hosts_reports_a_changed_key_with_its_line_number() {
-        let (_dir, path) = file_with(&format!("# header\n# more\nforge,10.231.0.5 {ED_B}\n"));
-        let error = verify(
-            &check(&path, "10.231.0.5", 22, HostKeyPolicy::AcceptNew),
-            &key(ED_A),
-        )
-        .unwrap_err();
-        match &*error {
-            HostKeyError::Changed { line, path: p, .. } => assert_eq!((*line, p), (3, &path)),
-            other => panic!("expected a changed key, got {other:?}"),
-        }
-        let message = error.to_string();
-        assert!(
-            message.contains(&format!("{}:3", path.display())),
-            "{message}"
-        );
-        assert!(message.contains("SHA256:"), "{message}");
-        // The file is left alone.
-        assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
-    }
-
-    #[test]
-    fn known_hosts_refuses_an_unknown_key_with_its_fingerprint_and_how_to_accept_it() {
-        let (_dir, path) = file_with(&format!("other {ED_A}\n"));
-        let error = verify(
-            &check(&path, "10.231.0.5", 22, HostKeyPolicy::Strict),
-            &key(ED_A),
-        )
-        .unwrap_err();
-        let message = error.to_string();
-        assert!(matches!(*error, HostKeyError::Unknown { .. }));
-        let fingerprint = key(ED_A).fingerprint(HashAlg::Sha256).to_string();
-        assert!(message.contains(&fingerprint), "{message}");
-        assert!(message.contains("--accept-new-host-key"), "{message}");
-        assert!(
-            message.contains("ssh-keyscan -p 22 -t ssh-ed25519 10.231.0.5"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn known_hosts_treats_a_key_of_another_type_as_unknown_not_changed() {
-        let (_dir, path) = file_with(&format!("forge {ECDSA}\n"));
-        assert_eq!(
-            lookup_key("forge", 22, &key(ED_A), [&path]),
-            Lookup::Unknown
-        );
-        assert_eq!(
-            known_algorithms("forge", 22, [&path]),
-            vec![Algorithm::Ecdsa {
-                curve: russh::keys::EcdsaCurve::NistP256
-            }]
-        );
-    }
-
-    #[test]
-    fn known_hosts_uses_the_bracketed_form_off_port_22() {
-        let (_dir, path) = file_with(&format!("[10.231.0.5]:2222 {ED_A}\n10.231.0.5 {ED_B}\n"));
-        assert_eq!(
-            lookup_key("10.231.0.5", 2222, &key(ED_A), [&path]),
-            Lookup::Known {
-                path: path.clone(),
-                line: 1
-            }
-        );
-        // On port 22 the bare entry applies, and it lists another key.
-        assert_eq!(
-            lookup_key("10.231.0.5", 22, &key(ED_A), [&path]),
-            Lookup::Changed {
-                path: path.clone(),
-                line: 2
-            }
-        );
-        // On another port neither applies.
-        assert_eq!(
-            lookup_key("10.231.0.5", 2200, &key(ED_A), [&path]),
-            Lookup::Unknown
-        );
-    }
-
-    #[test]
-    fn known_hosts_matches_wildcards_negations_and_hashed_names() {
-        let (_dir, path) = file_with(&format!(
-            "*.lab,!db.lab {ED_A}\n|1|AAECAwQFBgcICQoLDA0ODxAREhM=|VABW/swdBkyrjlPVEv2j1at0yDU= {ED_B}\n"
-        ));
-        assert!(matches!(
-            lookup_key("h1.lab", 22, &key(ED_A), [&path]),
-            Lookup::Known { .. }
-        ));
-        assert_eq!(
-            lookup_key("db.lab", 22, &key(ED_A), [&path]),
-            Lookup::Unknown
-        );
-        // The hashed entry is HMAC-SHA1 of "192.168.1.61" with salt 00..13.
-        assert!(hashed_match(
-            "AAECAwQFBgcICQoLDA0ODxAREhM=|VABW/swdBkyrjlPVEv2j1at0yDU=",
-            "192.168.1.61"
-        ));
-        assert!(!hashed_match(
-            "AAECAwQFBgcICQoLDA0ODxAREhM=|VABW/swdBkyrjlPVEv2j1at0yDU=",
-            "192.168.1.62"
-        ));
-    }
-
-    #[test]
-    fn known_hosts_refuses_a_revoked_key_even_when_also_listed() {
-        let (_dir, path) = file_with(&format!("forge {ED_A}\n@revoked * {ED_A}\n"));
-        assert_eq!(
-            lookup_key("forge", 22, &key(ED_A), [&path]),
-            Lookup::Revoked {
-                path: path.clone(),
-                line: 2
-            }
-        );
-    }
-
-    #[test]
-    fn known_hosts_checks_the_global_file_too() {
-        let (_dir, user) = file_with("");
-        let (_dir2, global) = file_with(&format!("forge {ED_A}\n"));
-        let mut c = check(&user, "forge", 22, HostKeyPolicy::Strict);
-        c.global_files = vec![global.clone()];
-        assert_eq!(
-            verify(&c, &key(ED_A)).unwrap(),
-            Verified::Known {
-                path: global,
-                line: 1
-            }
-        );
-    }
-
-    #[test]
-    fn known_hosts_appends_a_new_key_under_accept_new_and_then_knows_it() {
-        let (dir, _) = file_with("");
-        let path = dir.path().join("sub/known_hosts");
-        let c = check(&path, "10.231.0.5", 2222, HostKeyPolicy::AcceptNew);
-        assert_eq!(
-            verify(&c, &key(ED_A)).unwrap(),
-            Verified::Learned { path: path.clone() }
-        );
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(
-            text.starts_with("[10.231.0.5]:2222 ssh-ed25519 AAAA"),
-            "{text}"
-        );
-        assert_eq!(
-            verify(&c, &key(ED_A)).unwrap(),
-            Verified::Known { path, line: 1 }
-        );
-    }
-
-    #[test]
-    fn known_hosts_wildcards_behave_like_globs() {
-        assert!(wildcard_match("*", "anything"));
-        assert!(wildcard_match("h?.lab", "H1.lab"));
-        assert!(wildcard_match("[*]:2222", "[10.0.0.1]:2222"));
-        assert!(!wildcard_match("h?.lab", "h10.lab"));
-        assert!(wildcard_match("*.*.lab", "a.b.lab"));
-        assert!(!wildcard_match("a*b", "acbd"));
-    }
-}
+#[path = "known_hosts_tests.rs"]
+mod tests;

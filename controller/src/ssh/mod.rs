@@ -2,18 +2,28 @@
 //!
 //! ```text
 //!  config::resolve ──▶ connect::connect ──────────────────────────▶ exec::spawn_agent ──▶ session::start
-//!  (ssh_config,        (TCP, ProxyJump hops, known_hosts::verify,    (sudo -n AGENT serve,  (Hello)
-//!   flags)              auth::authenticate, keepalive, timeout)        stdout/stderr/exit)
+//!  (sshconf: ssh_config  (TCP, ProxyJump hops, known_hosts::verify,    (sudo -n AGENT serve,  (Hello)
+//!   as OpenSSH reads it;  algorithms, auth::authenticate, keepalive,    stdout/stderr/exit)
+//!   refuse: what native   timeout)
+//!   cannot honour)
 //! ```
 //!
-//! [`SshConnector::open`] runs them, and runs them again when `reconnect` asks; it fails with an
-//! [`OpenError`], which the application maps to an exit code.
+//! [`SshConnector::open`] runs them, and runs them again when `reconnect` asks (then strictly: a
+//! host key is learned on the first connection only); it fails with an [`OpenError`], which the
+//! application maps to an exit code. `dump` prints a resolution as `ssh -G` does.
 
+pub mod algorithms;
 pub mod auth;
 pub mod config;
 pub mod connect;
+pub mod dump;
 pub mod exec;
+pub mod expand;
+mod jump;
 pub mod known_hosts;
+pub mod pattern;
+mod refuse;
+pub mod sshconf;
 
 use std::time::Duration;
 
@@ -67,6 +77,15 @@ impl SshConnector {
     /// Connects, starts the agent and exchanges Hellos.
     pub async fn open(&mut self) -> Result<Session, OpenError> {
         let connection = connect::connect(&self.target).await?;
+        // A key is learned on the first connection only: an automatic reconnect mid-run is strict.
+        for endpoint in self
+            .target
+            .jumps
+            .iter_mut()
+            .chain([&mut self.target.endpoint])
+        {
+            endpoint.host_key_policy = config::HostKeyPolicy::Strict;
+        }
         // Opening the channel gets a fresh allowance: the connect deadline was for connecting.
         let deadline = connect::Deadline::after(self.target.connect_timeout);
         tracing::debug!(command = %self.command, "starting the agent");

@@ -9,5 +9,6 @@ mod deploy;
 mod nix;
 mod schema;
 mod smoke;
+mod ssh_rules;
 mod support;
 mod terminal;
