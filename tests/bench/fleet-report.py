@@ -138,7 +138,7 @@ def main() -> int:
     counts = ", ".join(
         f"{m} {len(runs.get((m, judged), []))}" for m in METHODS
     )
-    print(f"\nnote: measured runs at N={judged}: {counts} (after 1 warmup of each but Ansible); "
+    print(f"\nnote: measured runs at N={judged}: {counts} (product and floor after 1 warmup each); "
           "wall = $EPOCHREALTIME around GNU time, from the command to its exit after the last verdict")
     if form != "fleet":
         print("note: product RSS is the largest of the N controller processes, CPU the sum of all N: "
