@@ -15,7 +15,10 @@
 //!
 //! The session only forwards: a run is started by the [`RunSource`] (on a host, as a transient unit
 //! owned by PID 1), so when the controller goes away (EOF on stdin, EPIPE on stdout) the run goes on
-//! and `serve` just ends quietly. The request never names units: the source runs the host's own plan.
+//! and `serve` just ends quietly, and promptly: stdin is watched while a run is followed, because
+//! a quiet run writes nothing that would fail (idle followers once outlived their controllers and
+//! piled up, one per reconnect). A peer that sends no Hello within [`HELLO_TIMEOUT`] is not a
+//! controller (a stray `sudo backup-orchestrator serve` in a terminal): the session ends. The request never names units: the source runs the host's own plan.
 //! stdout carries only frames; diagnostics go to stderr.
 
 use backup_orchestrator_proto::hello::Incompatibility;
@@ -23,11 +26,17 @@ use backup_orchestrator_proto::{
     Envelope, Event, FrameError, Hello, MessageCodec, Refusal, RefusalKind, Reply, Request, Role,
     RunOptions, StatusReport, exit_codes,
 };
+use std::io;
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::identity::SOFTWARE;
+
+/// How long the session waits for the controller's Hello (a controller sends it at once).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the session's runs come from: the host (transient units and their logs) or, in tests, a
 /// fake.
@@ -62,13 +71,17 @@ pub enum SessionEnd {
     Incompatible(Incompatibility),
     /// The controller sent something that is not the protocol.
     Protocol(FrameError),
+    /// Nothing came within [`HELLO_TIMEOUT`]: not a controller.
+    NoHello,
 }
 
 impl SessionEnd {
     pub fn exit_code(&self) -> i32 {
         match self {
             SessionEnd::Done | SessionEnd::PeerGone => exit_codes::SUCCESS,
-            SessionEnd::Incompatible(_) | SessionEnd::Protocol(_) => exit_codes::COULD_NOT_RUN,
+            SessionEnd::Incompatible(_) | SessionEnd::Protocol(_) | SessionEnd::NoHello => {
+                exit_codes::COULD_NOT_RUN
+            }
         }
     }
 }
@@ -99,10 +112,11 @@ where
     let mut writer = FramedWrite::new(output, MessageCodec::<()>::new());
     let ours = Hello::new(Role::Agent, SOFTWARE);
 
-    let theirs = match reader.next().await {
-        Some(Ok(hello)) => hello,
-        Some(Err(e)) => return SessionEnd::Protocol(e),
-        None => return SessionEnd::PeerGone,
+    let theirs = match tokio::time::timeout(HELLO_TIMEOUT, reader.next()).await {
+        Err(_elapsed) => return SessionEnd::NoHello,
+        Ok(Some(Ok(hello))) => hello,
+        Ok(Some(Err(e))) => return SessionEnd::Protocol(e),
+        Ok(None) => return SessionEnd::PeerGone,
     };
     let compatible = theirs.check_compatible(&ours);
     if writer.send(&ours).await.is_err() {
@@ -121,11 +135,11 @@ where
     tracing::debug!("request: {request:?}");
     let sent = match request {
         Request::Run(options) => match source.run(options).await {
-            Ok(events) => forward(&mut writer, events, None).await,
+            Ok(events) => forward(&mut reader, &mut writer, events, None).await,
             Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
         },
         Request::Attach { run_id, after_seq } => match source.attach(run_id).await {
-            Ok(events) => forward(&mut writer, events, after_seq).await,
+            Ok(events) => forward(&mut reader, &mut writer, events, after_seq).await,
             Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
         },
         Request::Status => match source.status().await {
@@ -164,13 +178,38 @@ async fn send<W: AsyncWrite + Unpin>(
 
 /// Streams a run's events (those after `after_seq`, and `RunFinished` always, so the controller
 /// gets its ending even if it had seen it) and ends with a refusal if the run ended without one.
-async fn forward<W: AsyncWrite + Unpin, E: EventSource>(
+/// Ends early when the controller closes its side (`input` at EOF or broken): nothing more would
+/// reach it.
+async fn forward<R, W, E>(
+    input: &mut FramedRead<R, MessageCodec<Request>>,
     writer: &mut Writer<W>,
     mut events: E,
     after_seq: Option<u64>,
-) -> Result<(), FrameError> {
+) -> Result<(), FrameError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    E: EventSource,
+{
     loop {
-        match events.next().await {
+        let next = tokio::select! {
+            // Events first: a controller that has said all it will (EOF after its request)
+            // still gets every event that is ready.
+            biased;
+            next = events.next() => next,
+            frame = input.next() => match frame {
+                // Nothing is expected after the request: ignored.
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(FrameError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the controller closed its input",
+                    )));
+                }
+            },
+        };
+        match next {
             Ok(Some(envelope)) => {
                 let finished = matches!(envelope.event, Event::RunFinished(_));
                 if finished || after_seq.is_none_or(|after| envelope.seq > after) {
@@ -201,18 +240,22 @@ mod tests {
     struct FakeRuns {
         events: Vec<Envelope>,
         abandoned: bool,
+        /// After its events the run goes on quietly (no end).
+        quiet: bool,
         requests: Vec<String>,
     }
 
     struct FakeEvents {
         events: VecDeque<Envelope>,
         abandoned: bool,
+        quiet: bool,
     }
 
     impl EventSource for FakeEvents {
         async fn next(&mut self) -> Result<Option<Envelope>, Refusal> {
             match self.events.pop_front() {
                 Some(e) => Ok(Some(e)),
+                None if self.quiet => std::future::pending().await,
                 None if self.abandoned => Err(refusal(RefusalKind::Internal, "run abandoned")),
                 None => Ok(None),
             }
@@ -228,6 +271,7 @@ mod tests {
             Ok(FakeEvents {
                 events: self.events.clone().into(),
                 abandoned: self.abandoned,
+                quiet: self.quiet,
             })
         }
 
@@ -493,5 +537,40 @@ mod tests {
         let end = serve(agent_in, agent_out, &mut source).await;
         assert!(matches!(end, SessionEnd::PeerGone), "{end:?}");
         assert_eq!(end.exit_code(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn serve_ends_when_no_hello_comes_within_ten_seconds() {
+        let mut source = FakeRuns::default();
+        let (controller, agent) = tokio::io::duplex(64 * 1024);
+        let (agent_in, agent_out) = tokio::io::split(agent);
+        let started = tokio::time::Instant::now();
+        let end = serve(agent_in, agent_out, &mut source).await;
+        assert!(matches!(end, SessionEnd::NoHello), "{end:?}");
+        assert_eq!(end.exit_code(), 3);
+        assert_eq!(started.elapsed(), HELLO_TIMEOUT);
+        drop(controller);
+    }
+
+    #[tokio::test]
+    async fn serve_ends_at_once_when_the_controller_goes_away_while_a_quiet_run_is_followed() {
+        let mut source = FakeRuns {
+            events: run_events()[..2].to_vec(),
+            quiet: true,
+            ..FakeRuns::default()
+        };
+        let request = Request::Attach {
+            run_id: None,
+            after_seq: None,
+        };
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            session(&mut source, controller_hello(), Some(request)),
+        )
+        .await;
+        let (end, _, replies) = ended.expect("serve went on following after its input closed");
+        assert!(matches!(end, SessionEnd::PeerGone), "{end:?}");
+        // What was there was sent before the end.
+        assert_eq!(replies.len(), 2, "{replies:?}");
     }
 }

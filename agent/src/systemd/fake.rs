@@ -152,7 +152,8 @@ impl Systemd for FakeSystemd {
                 patterns: patterns.to_vec(),
                 source: zbus::Error::FDO(Box::new(zbus::fdo::Error::NoReply(
                     "systemd did not answer".to_owned(),
-                ))),
+                )))
+                .into(),
             });
         }
         Ok(pattern::resolve_units(
@@ -170,7 +171,8 @@ impl Systemd for FakeSystemd {
                 units: units.to_vec(),
                 source: zbus::Error::FDO(Box::new(zbus::fdo::Error::NoReply(
                     "systemd did not answer".to_owned(),
-                ))),
+                )))
+                .into(),
             });
         }
         Ok(units
@@ -191,7 +193,7 @@ impl Systemd for FakeSystemd {
         let mut state = self.state.borrow_mut();
         let start_error = |e: zbus::fdo::Error| SystemdError::Start {
             unit: unit.to_owned(),
-            source: zbus::Error::FDO(Box::new(e)),
+            source: zbus::Error::FDO(Box::new(e)).into(),
         };
         let Some(behaviour) = state.units.get(unit).cloned() else {
             return Err(start_error(no_such_unit(unit)));

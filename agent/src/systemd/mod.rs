@@ -11,6 +11,7 @@
 //!  active_state.rs  what an ActiveState means: is_alive / is_running, defined once
 //!  transient.rs     the run unit: StartTransientUnit, GetUnit + its state, KillUnit, ResetFailed
 //!  sender_check.rs  which signals are systemd's (any client may send us one)
+//!  deadline.rs      every call bounded in time: BusError::NoAnswer names the call
 //!  names.rs         bus name, interfaces, unit object paths
 //!  proxies.rs       the D-Bus interfaces (zbus proxies)
 //!  unit_files.rs    unit files matching a stage's globs
@@ -49,6 +50,7 @@ pub mod active_state;
 mod api;
 mod bus;
 mod connection;
+mod deadline;
 mod names;
 mod proxies;
 mod sender_check;
@@ -63,4 +65,5 @@ pub(crate) mod fake;
 pub use api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 pub use bus::SystemdBus;
 pub use connection::SystemdConnection;
+pub use deadline::BusError;
 pub use transient::{TransientService, TransientStart, UnitSnapshot};

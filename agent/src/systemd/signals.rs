@@ -23,23 +23,28 @@
 //! nothing about its unit (it was already in the state the job wanted) announces nothing; then
 //! the state is read, and whatever systemd answers, reloaded or not, is that unchanged state.
 //!
-//! Signals are checked to come from the current owner of `org.freedesktop.systemd1`: any client
-//! may send a signal straight to us.
+//! Signals are checked to come from the current owner of `org.freedesktop.systemd1`, followed from
+//! the bus's `NameOwnerChanged` (a second, small queue read by the same task): any client may send
+//! a signal straight to us, and the task drops those without a bus call (see `sender_check.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{oneshot, watch};
-use zbus::fdo::PropertiesChanged;
+use zbus::fdo::{DBusProxy, PropertiesChanged};
 use zbus::message::Type;
+use zbus::names::BusName;
+use zbus::proxy::CacheProperties;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
 use super::api::SystemdError;
+use super::deadline::{BusError, bounded};
 use super::names::{SYSTEMD, UNIT_INTERFACE, UNIT_PATH_PREFIX, type_interface, unit_object_path};
 use super::proxies::{JobRemoved, ManagerProxy};
-use super::sender_check::SenderCheck;
+use super::sender_check::{BUS, SenderCheck};
 use super::unit_state::UnitState;
 
 /// Room in the signal stream's queue. The task empties it continuously; this only absorbs bursts
@@ -61,6 +66,10 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Room in the queue of the bus's `NameOwnerChanged` signals about systemd's name (one per
+/// re-execution; forged ones addressed to us land here too and are dropped as quickly).
+const OWNER_QUEUE: NonZeroUsize = NonZeroUsize::new(64).unwrap();
+
 /// Subscribes to systemd's signals on `conn` and starts the task that reads them (on the current
 /// tokio runtime). Returns once the stream is in place: no signal sent after this is missed.
 pub(crate) async fn start(
@@ -68,28 +77,74 @@ pub(crate) async fn start(
     manager: &ManagerProxy<'static>,
 ) -> Result<(Arc<Signals>, AbortOnDrop), SystemdError> {
     let subscribe = |source| SystemdError::Subscribe { source };
+    let rule = |builder: zbus::Result<MatchRule<'static>>| {
+        builder.map_err(|e| subscribe(BusError::from(e)))
+    };
     // Every signal systemd sends: the bus resolves the well-known name to its owner at each
-    // signal, so this still holds after a daemon-reexec.
-    let rule = MatchRule::builder()
-        .msg_type(Type::Signal)
-        .sender(SYSTEMD)
-        .build()
-        .map_err(subscribe)?;
-    let (stream, (), sender_check) = tokio::try_join!(
-        MessageStream::for_match_rule(rule, conn, Some(SIGNAL_QUEUE)),
-        async { manager.subscribe().await },
-        SenderCheck::new(conn),
+    // signal, so this still holds after a daemon-reexec. (Signals other clients address to us
+    // arrive whatever the rule: zbus cannot match a well-known sender, see sender_check.rs.)
+    let systemd_rule = rule(
+        MatchRule::builder()
+            .msg_type(Type::Signal)
+            .sender(SYSTEMD)
+            .build(),
+    )?;
+    let owner_rule = rule(
+        MatchRule::builder()
+            .msg_type(Type::Signal)
+            .sender(BUS)
+            .interface(BUS)
+            .member("NameOwnerChanged")
+            .arg(0, SYSTEMD)
+            .build(),
+    )?;
+    let (stream, owners, ()) = tokio::try_join!(
+        bounded(
+            "AddMatch",
+            MessageStream::for_match_rule(systemd_rule, conn, Some(SIGNAL_QUEUE)),
+        ),
+        bounded(
+            "AddMatch",
+            MessageStream::for_match_rule(owner_rule, conn, Some(OWNER_QUEUE)),
+        ),
+        bounded("Subscribe", manager.subscribe()),
     )
     .map_err(subscribe)?;
+    // Asked once the owner changes are followed: a change after this answer is in `owners`.
+    let owner = initial_owner(conn).await.map_err(subscribe)?;
     let signals = Arc::new(Signals::default());
-    let dispatcher = tokio::spawn(dispatch(stream, sender_check, Arc::clone(&signals)));
+    let dispatcher = tokio::spawn(dispatch(
+        stream,
+        owners,
+        SenderCheck::new(owner),
+        Arc::clone(&signals),
+    ));
     Ok((signals, AbortOnDrop(dispatcher)))
+}
+
+/// The unique name that owns systemd's bus name now.
+async fn initial_owner(conn: &Connection) -> Result<String, BusError> {
+    let dbus = bounded(
+        "GetNameOwner",
+        DBusProxy::builder(conn)
+            .cache_properties(CacheProperties::No)
+            .build(),
+    )
+    .await?;
+    let name = BusName::try_from(SYSTEMD).map_err(zbus::Error::from)?;
+    let owner = bounded("GetNameOwner", async {
+        Ok(dbus.get_name_owner(name).await?)
+    })
+    .await?;
+    Ok(owner.to_string())
 }
 
 /// What the signal task shares with the watches.
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
     state: Mutex<SignalState>,
+    /// Signals dropped because another client than systemd sent them.
+    foreign: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +184,11 @@ impl Signals {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many signals other clients than systemd sent us (dropped).
+    pub(crate) fn foreign(&self) -> u64 {
+        self.foreign.load(Ordering::Relaxed)
     }
 
     /// Starts keeping `unit`'s announced state, until the returned [`Follow`] is dropped.
@@ -307,14 +367,36 @@ impl Drop for Follow {
     }
 }
 
-/// The signal task: see the module doc.
-async fn dispatch(mut stream: MessageStream, mut sender_check: SenderCheck, signals: Arc<Signals>) {
-    while let Some(msg) = stream.next().await {
-        let Ok(msg) = msg else {
-            continue;
-        };
-        if sender_check.is_systemd(&msg).await {
-            signals.receive(&msg);
+/// The signal task: see the module doc. It never waits on anything but its two queues.
+async fn dispatch(
+    mut stream: MessageStream,
+    mut owners: MessageStream,
+    mut sender_check: SenderCheck,
+    signals: Arc<Signals>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            Some(change) = owners.next() => {
+                if let Ok(change) = change {
+                    sender_check.owner_changed(&change);
+                }
+            }
+            msg = stream.next() => {
+                let Some(msg) = msg else { break };
+                let Ok(msg) = msg else { continue };
+                // The connection puts each message in its queues before it reads the next, so
+                // an owner change that came before this signal is in `owners` by now: taken
+                // first, the new systemd's first signals are not mistaken for a stranger's.
+                while let Some(Some(Ok(change))) = owners.next().now_or_never() {
+                    sender_check.owner_changed(&change);
+                }
+                if sender_check.is_systemd(&msg) {
+                    signals.receive(&msg);
+                } else {
+                    signals.foreign.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
     }
     signals.close();
