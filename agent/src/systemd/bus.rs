@@ -31,7 +31,8 @@ use super::connection::SystemdConnection;
 use super::deadline::{BusError, bounded};
 use super::names::{SERVICE_INTERFACE, SYSTEMD, UNIT_INTERFACE};
 use super::proxies::ManagerProxy;
-use super::signals::{self, AbortOnDrop, Follow, Signals};
+use super::signal_task::{self, AbortOnDrop};
+use super::signals::{Follow, Signals};
 use super::unit_files;
 use super::unit_state::{UnitState, still_running};
 use crate::plan::pattern;
@@ -57,7 +58,8 @@ impl SystemdBus {
     /// Subscribes to systemd's signals on the process's connection and starts the signal task (on
     /// the current tokio runtime).
     pub async fn new(connection: &SystemdConnection) -> Result<SystemdBus, SystemdError> {
-        let (signals, dispatcher) = signals::start(&connection.conn, &connection.manager).await?;
+        let (signals, dispatcher) =
+            signal_task::start(&connection.conn, &connection.manager).await?;
         Ok(SystemdBus {
             inner: Arc::new(Inner {
                 connection: connection.clone(),

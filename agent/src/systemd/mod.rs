@@ -6,7 +6,8 @@
 //!  api.rs           the Systemd trait, UnitWatch, UnitFinish, SystemdError
 //!  connection.rs    SystemdConnection: one system-bus connection per process, Manager proxy
 //!  bus.rs           SystemdBus: the engine's calls (discover, states, start + watch, stop)
-//!  signals.rs       the one signal stream and what it keeps (job ends, units' states)
+//!  signal_task.rs   the one task reading systemd's signals (and who systemd is) off the bus
+//!  signals.rs       what it keeps for the calls (job ends, units' states)
 //!  unit_state.rs    a started unit's state as announced or read, and its UnitFinish
 //!  active_state.rs  what an ActiveState means: is_alive / is_running, defined once
 //!  transient.rs     the run unit: StartTransientUnit, GetUnit + its state, KillUnit, ResetFailed
@@ -54,6 +55,7 @@ mod deadline;
 mod names;
 mod proxies;
 mod sender_check;
+mod signal_task;
 mod signals;
 mod transient;
 mod unit_files;
