@@ -788,3 +788,33 @@ async fn engine_finish_now_makes_the_summary_at_once_and_leaves_running_units_ru
         "{events:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn engine_times_out_a_start_systemd_never_answers_within_the_stage_timeout() {
+    let fake = FakeSystemd::new([
+        (
+            "u1.service",
+            FakeUnit {
+                start_unanswered: true,
+                ..FakeUnit::ok(SEC)
+            },
+        ),
+        ("v1.service", FakeUnit::ok(SEC)),
+    ]);
+    let plan = plan(vec![
+        stage("s", &["u1.service"], 1, 10 * SEC),
+        stage("t", &["v1.service"], 1, 10 * SEC),
+    ]);
+    let (summary, events) = run(&plan, &fake).await;
+    assert_eq!(
+        outcomes(&summary),
+        [
+            ("u1.service", Outcome::TimedOut),
+            ("v1.service", Outcome::Success)
+        ]
+    );
+    let timed_out = timed_out(&events, "u1.service");
+    assert!(!timed_out.still_running, "{timed_out:?}");
+    // The stage's 10 s, then v1's 1 s: the run went on.
+    assert_eq!(summary.duration_ms, 11_000);
+}

@@ -229,6 +229,18 @@ fn faults_a_stopped_journald_does_not_slow_the_run() {
         summary.duration_ms,
         baseline.duration_ms
     );
+    // What journald missed is said, in the journal, once it runs again.
+    let said = root(
+        &hosts,
+        &format!(
+            "journalctl --no-pager -o cat -u {RUN_UNIT} | grep 'journal line(s) dropped' || true"
+        ),
+    );
+    eprintln!("{said}");
+    assert!(
+        !said.trim().is_empty(),
+        "the run did not say what it dropped"
+    );
 }
 
 #[test]
