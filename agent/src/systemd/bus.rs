@@ -4,7 +4,8 @@
 //! other, so this asks it as little as possible. What one run puts on the bus:
 //!
 //! ```text
-//!  connect        AddMatch(every signal systemd sends) ∥ Subscribe ∥ GetNameOwner     (bus, once)
+//!  connect        AddMatch(every signal systemd sends) ∥ AddMatch(NameOwnerChanged of its
+//!                 name) ∥ Subscribe, then GetNameOwner                        (bus, once)
 //!  discovery      Get Manager.UnitPath (once), then per stage with globs: read_dir of those
 //!                 directories ∥ ListUnitsByPatterns(globs)                  (see unit_files.rs)
 //!  skip check     ListUnitsByPatterns(names) of a stage's units once they are discovered (while
@@ -12,8 +13,10 @@
 //!                 each unit's turn its state is known without asking
 //!  each unit      StartUnit; its end arrives as signals: the unit's PropertiesChanged (state,
 //!                 Result, ExecMainCode/Status, InvocationID), then its JobRemoved
-//! ```//!
-//! The signal stream and what it keeps are in `signals.rs`; a unit's state and how it becomes a
+//! ```
+//!
+//! Every call is bounded in time (`deadline.rs`). The signal task is in `signal_task.rs`, what it
+//! keeps in `signals.rs`; a unit's state and how it becomes a
 //! [`UnitFinish`], in `unit_state.rs`. This file has the calls.
 
 use std::collections::HashMap;

@@ -52,20 +52,11 @@ pub(crate) async fn bounded<T>(
     name: &'static str,
     call: impl Future<Output = zbus::Result<T>>,
 ) -> Result<T, BusError> {
-    bounded_by(name, CALL_TIMEOUT, call).await
-}
-
-/// Runs `call` (the D-Bus method `name`) within `limit`.
-pub(crate) async fn bounded_by<T>(
-    name: &'static str,
-    limit: Duration,
-    call: impl Future<Output = zbus::Result<T>>,
-) -> Result<T, BusError> {
-    match tokio::time::timeout(limit, call).await {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
         Ok(result) => Ok(result?),
         Err(_elapsed) => Err(BusError::NoAnswer {
             call: name,
-            after: limit,
+            after: CALL_TIMEOUT,
         }),
     }
 }
