@@ -5,6 +5,7 @@
 //!     └─▶ runs/      start / attach / cancel / status of a run; the controller's session
 //!            └─▶ engine/    a plan against systemd, as typed events
 //!            └─▶ runlog/    the run's event log on disk      journal.rs   the run in the journal
+//!                                                             stderr.rs    never blocked by it
 //!            └─▶ systemd/   the one way to systemd (one bus connection per process)
 //!  plan/, preflight.rs, identity.rs: used from any floor, use none above them
 //! ```
@@ -18,4 +19,5 @@ pub mod plan;
 pub mod preflight;
 pub mod runlog;
 pub mod runs;
+pub mod stderr;
 pub mod systemd;

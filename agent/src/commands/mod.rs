@@ -29,9 +29,11 @@ use std::io::{self, IsTerminal};
 
 use backup_orchestrator_proto::exit_codes;
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::prelude::*;
 
 use crate::cli::{self, Cli, Command, Parsed};
+use crate::stderr::NonBlockingStderr;
 
 use error::CliError;
 
@@ -85,9 +87,17 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
 fn init_tracing(cli: &Cli) {
     let ansi = io::stderr().is_terminal();
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(io::stderr)
         .with_ansi(ansi)
         .with_target(false);
+    // Inside the run unit stderr is journald's socket: never wait for it (see stderr.rs). Nor
+    // report a dropped line on stderr (tracing's default), which would be a blocking write.
+    let layer = if matches!(cli.command, Some(Command::RunOwned { .. })) {
+        layer
+            .with_writer(BoxMakeWriter::new(NonBlockingStderr::make))
+            .log_internal_errors(false)
+    } else {
+        layer.with_writer(BoxMakeWriter::new(io::stderr))
+    };
     let verbose = cli.global.verbose && !matches!(cli.command, Some(Command::Serve));
     let targets = match std::env::var("RUST_LOG") {
         Ok(spec) => spec.parse::<Targets>().unwrap_or_default(),

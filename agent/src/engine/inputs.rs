@@ -39,6 +39,7 @@ pub struct EngineOptions {
 pub struct Cancel {
     pub(super) start_no_more: CancellationToken,
     pub(super) stop_units: CancellationToken,
+    pub(super) finish_now: CancellationToken,
 }
 
 impl Cancel {
@@ -57,9 +58,18 @@ impl Cancel {
         self.stop_units.cancel();
     }
 
-    /// Either was asked for.
+    /// Start no more units, wait for nothing: the summary is made at once, the running units
+    /// left running (`still_running`). For SIGTERM, which gives the process seconds to live.
+    pub fn finish_now(&self) {
+        self.start_no_more.cancel();
+        self.finish_now.cancel();
+    }
+
+    /// Any of them was asked for.
     pub fn is_cancelled(&self) -> bool {
-        self.start_no_more.is_cancelled() || self.stop_units.is_cancelled()
+        self.start_no_more.is_cancelled()
+            || self.stop_units.is_cancelled()
+            || self.finish_now.is_cancelled()
     }
 
     /// [`Cancel::stop_units`] was asked for.

@@ -34,7 +34,10 @@
 //! [`Cancel`] holds two tokens. `start_no_more`: units not started yet are reported skipped
 //! (reason `cancelled`), in this stage and the later ones; running units go on and are waited
 //! for. `stop_units`: the same, and a stop job is queued for every unit this run started that is
-//! still running. Either makes `Summary::cancelled` true.
+//! still running. `finish_now` (SIGTERM): whatever the run is waiting for (a unit, systemd, a
+//! discovery) is abandoned and the summary is made at once, with the units that run left running
+//! and marked `still_running`; units not reached are not in it. Any of them makes
+//! `Summary::cancelled` true.
 
 mod inputs;
 mod run;

@@ -125,6 +125,20 @@ impl<'a, S: Systemd> Run<'a, S> {
             plan: self.plan.outline(),
         }));
 
+        // Everything the run waits for is in `stages`: dropping it abandons all of it at once.
+        let critical_reason = tokio::select! {
+            biased;
+            () = self.cancel.finish_now.cancelled() => {
+                self.finish_now();
+                None
+            }
+            reason = self.preflight_and_stages() => reason,
+        };
+        self.finish(critical_reason)
+    }
+
+    /// Preflight, then the stages; the critical reason if preflight failed.
+    async fn preflight_and_stages(&self) -> Option<String> {
         let mut failures = Vec::new();
         for disk in &self.plan.preflight {
             let check: PreflightCheck = preflight::check(disk).await;
@@ -134,8 +148,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             self.emit(Event::PreflightCheck(check));
         }
         if !failures.is_empty() {
-            let reason = format!("preflight failed: {}", failures.join("; "));
-            return self.finish(Some(reason));
+            return Some(format!("preflight failed: {}", failures.join("; ")));
         }
 
         let mut lingering: FuturesUnordered<Lingering> = FuturesUnordered::new();
@@ -164,7 +177,26 @@ impl<'a, S: Systemd> Run<'a, S> {
         while let Some(Some(ended)) = lingering.next().now_or_never() {
             self.lingered(ended);
         }
-        self.finish(None)
+        None
+    }
+
+    /// `Cancel::finish_now`: the units this run started and saw no end of are left running.
+    fn finish_now(&self) {
+        let running = self.running.borrow().clone();
+        self.log(
+            LogLevel::Warn,
+            format!(
+                "cancelled: finishing now, {} unit(s) left running{}{}",
+                running.len(),
+                if running.is_empty() { "" } else { ": " },
+                running.join(", ")
+            ),
+        );
+        for report in self.reports.borrow_mut().iter_mut() {
+            if report.outcome == Outcome::Unknown && running.contains(&report.unit) {
+                report.still_running = true;
+            }
+        }
     }
 
     fn discovery(&self, stage: Option<&'a Stage>) -> NextUnits<'a> {

@@ -744,3 +744,77 @@ async fn engine_discovers_the_next_stage_while_the_current_one_runs() {
     assert!(a_done < b_found);
     assert_eq!(summary.successful, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn engine_finish_now_makes_the_summary_at_once_and_leaves_running_units_running() {
+    let fake = FakeSystemd::new([
+        ("u1.service", FakeUnit::ok(SEC)),
+        ("u2.service", FakeUnit::ok(600 * SEC)),
+        ("u3.service", FakeUnit::ok(SEC)),
+        ("v1.service", FakeUnit::ok(SEC)),
+    ]);
+    let plan = plan(vec![
+        stage("s", &["u*.service"], 2, 3600 * SEC),
+        stage("t", &["v1.service"], 1, 3600 * SEC),
+    ]);
+    let cancel = Cancel::new();
+    let trigger = cancel.clone();
+    let options = options();
+    let ((summary, events), ()) =
+        tokio::join!(run_with(&plan, &fake, &options, cancel), async move {
+            sleep(30 * SEC).await;
+            trigger.finish_now();
+        });
+
+    // u1 and u3 ran and ended; u2 was running when the run was told to finish.
+    assert_eq!(fake.started(), ["u1.service", "u2.service", "u3.service"]);
+    assert!(fake.stopped().is_empty(), "a finish is not a stop");
+    assert_eq!(
+        outcomes(&summary),
+        [
+            ("u1.service", Outcome::Success),
+            ("u2.service", Outcome::Unknown),
+            ("u3.service", Outcome::Success),
+        ]
+    );
+    assert!(summary.units[1].still_running);
+    assert!(!summary.units[0].still_running);
+    assert!(summary.cancelled);
+    assert_eq!(summary.duration_ms, 30_000, "waited after the finish");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Log(log) if log.message.contains("left running: u2.service"))
+        ),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn engine_times_out_a_start_systemd_never_answers_within_the_stage_timeout() {
+    let fake = FakeSystemd::new([
+        (
+            "u1.service",
+            FakeUnit {
+                start_unanswered: true,
+                ..FakeUnit::ok(SEC)
+            },
+        ),
+        ("v1.service", FakeUnit::ok(SEC)),
+    ]);
+    let plan = plan(vec![
+        stage("s", &["u1.service"], 1, 10 * SEC),
+        stage("t", &["v1.service"], 1, 10 * SEC),
+    ]);
+    let (summary, events) = run(&plan, &fake).await;
+    assert_eq!(
+        outcomes(&summary),
+        [
+            ("u1.service", Outcome::TimedOut),
+            ("v1.service", Outcome::Success)
+        ]
+    );
+    let timed_out = timed_out(&events, "u1.service");
+    assert!(!timed_out.still_running, "{timed_out:?}");
+    // The stage's 10 s, then v1's 1 s: the run went on.
+    assert_eq!(summary.duration_ms, 11_000);
+}

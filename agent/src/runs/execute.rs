@@ -128,6 +128,11 @@ impl OwnedSink {
         }
     }
 
+    /// Journal entries dropped because journald did not keep up.
+    pub fn journal_dropped(&self) -> u64 {
+        self.journal.dropped()
+    }
+
     /// A line of the run's own (not the engine's), e.g. why it could not start.
     pub fn log(&mut self, level: LogLevel, message: String) {
         self.emit(Event::Log(Log { level, message }));

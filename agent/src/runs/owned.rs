@@ -3,11 +3,21 @@
 //!
 //! ```text
 //!  signal handlers (SIGUSR1: start no more units, SIGUSR2: also stop running ones,
-//!                   SIGTERM: start no more) ── installed first: the default action would kill us
+//!                   SIGTERM: finish now, units left running) ── installed first: the default
+//!                   action would kill us
 //!  runs/<id>/events ready, `current` = id, older runs beyond the last 20 deleted
 //!  engine::execute ──events──▶ OwnedSink ──▶ events file (one frame per event, unbuffered)
 //!                                        └─▶ journal (RUN_ID=<id>)
-//!  summary.json written; exit 0 (the verdict is in the summary, not the unit's exit status)
+//!  summary.json written; what was dropped said (journal lines, forged D-Bus signals); exit 0
+//!  (the verdict is in the summary, not the unit's exit status)
+//! ```
+//!
+//! SIGTERM comes from `systemctl stop` or a shutdown, which give the unit seconds
+//! (`TimeoutStopSec`, see `unit.rs`) before SIGKILL: the summary is made at once from the units as
+//! they stand, the running ones left running and marked `still_running` (a stop of the run is
+//! not a stop of the backups it started).
+//!
+//! ```text
 //! ```
 
 use std::io;
@@ -22,7 +32,7 @@ use crate::engine::Cancel;
 use crate::journal::Journal;
 use crate::plan::{Plan, PlanError};
 use crate::runlog::{self, KEEP_RUNS, Layout, LogWriter, RunLogError};
-use crate::systemd::SystemdError;
+use crate::systemd::{SystemdBus, SystemdError};
 use backup_orchestrator_render::error_chain;
 
 /// Why the run could not run or keep its log (its verdict, whatever it is, is in its summary).
@@ -114,11 +124,12 @@ pub async fn run_owned(
         loop {
             tokio::select! {
                 summary = &mut engine => break summary,
-                stop_units = signals.next() => {
-                    tracing::info!("cancel requested (stop units: {stop_units})");
-                    cancel.start_no_more();
-                    if stop_units {
-                        cancel.stop_units();
+                request = signals.next() => {
+                    tracing::info!("cancel requested: {request:?}");
+                    match request {
+                        CancelRequest::StartNoMore => cancel.start_no_more(),
+                        CancelRequest::StopUnits => cancel.stop_units(),
+                        CancelRequest::FinishNow => cancel.finish_now(),
                     }
                 }
             }
@@ -129,10 +140,36 @@ pub async fn run_owned(
     if let Err(e) = runlog::write_summary(&summary_path, &summary) {
         tracing::error!("{}", error_chain(&e));
     }
+    report_dropped(&sink, &systemd);
     match sink.error.take() {
         Some(e) => Err(OwnedRunError::Append(e)),
         None => Ok(()),
     }
+}
+
+/// Says what the run could not keep or did not believe, once it is over.
+fn report_dropped(sink: &OwnedSink, systemd: &SystemdBus) {
+    let lines = sink.journal_dropped() + crate::stderr::dropped_lines();
+    if lines > 0 {
+        tracing::warn!("{lines} journal line(s) dropped: journald did not keep up");
+    }
+    let forged = systemd.foreign_signals();
+    if forged > 0 {
+        tracing::warn!(
+            "ignored {forged} D-Bus signal(s) sent to this run by clients other than systemd"
+        );
+    }
+}
+
+/// What a signal asks of the run.
+#[derive(Clone, Copy, Debug)]
+enum CancelRequest {
+    /// SIGUSR1 (`cancel`).
+    StartNoMore,
+    /// SIGUSR2 (`cancel --stop-units`).
+    StopUnits,
+    /// SIGTERM (`systemctl stop`, shutdown).
+    FinishNow,
 }
 
 /// The signals `cancel` (and `systemctl stop`) send the run.
@@ -152,12 +189,12 @@ impl CancelSignals {
         })
     }
 
-    /// The next cancel request; `true` when the running units are to be stopped too.
-    async fn next(&mut self) -> bool {
+    /// The next cancel request.
+    async fn next(&mut self) -> CancelRequest {
         tokio::select! {
-            _ = self.usr1.recv() => false,
-            _ = self.usr2.recv() => true,
-            _ = self.term.recv() => false,
+            _ = self.usr1.recv() => CancelRequest::StartNoMore,
+            _ = self.usr2.recv() => CancelRequest::StopUnits,
+            _ = self.term.recv() => CancelRequest::FinishNow,
         }
     }
 }

@@ -15,7 +15,10 @@
 //!
 //! The session only forwards: a run is started by the [`RunSource`] (on a host, as a transient unit
 //! owned by PID 1), so when the controller goes away (EOF on stdin, EPIPE on stdout) the run goes on
-//! and `serve` just ends quietly. The request never names units: the source runs the host's own plan.
+//! and `serve` just ends quietly, and promptly: stdin is watched while a run is followed, because
+//! a quiet run writes nothing that would fail (idle followers once outlived their controllers and
+//! piled up, one per reconnect). A peer that sends no Hello within [`HELLO_TIMEOUT`] is not a
+//! controller (a stray `sudo backup-orchestrator serve` in a terminal): the session ends. The request never names units: the source runs the host's own plan.
 //! stdout carries only frames; diagnostics go to stderr.
 
 use backup_orchestrator_proto::hello::Incompatibility;
@@ -23,11 +26,17 @@ use backup_orchestrator_proto::{
     Envelope, Event, FrameError, Hello, MessageCodec, Refusal, RefusalKind, Reply, Request, Role,
     RunOptions, StatusReport, exit_codes,
 };
+use std::io;
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::identity::SOFTWARE;
+
+/// How long the session waits for the controller's Hello (a controller sends it at once).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the session's runs come from: the host (transient units and their logs) or, in tests, a
 /// fake.
@@ -62,13 +71,17 @@ pub enum SessionEnd {
     Incompatible(Incompatibility),
     /// The controller sent something that is not the protocol.
     Protocol(FrameError),
+    /// Nothing came within [`HELLO_TIMEOUT`]: not a controller.
+    NoHello,
 }
 
 impl SessionEnd {
     pub fn exit_code(&self) -> i32 {
         match self {
             SessionEnd::Done | SessionEnd::PeerGone => exit_codes::SUCCESS,
-            SessionEnd::Incompatible(_) | SessionEnd::Protocol(_) => exit_codes::COULD_NOT_RUN,
+            SessionEnd::Incompatible(_) | SessionEnd::Protocol(_) | SessionEnd::NoHello => {
+                exit_codes::COULD_NOT_RUN
+            }
         }
     }
 }
@@ -99,10 +112,11 @@ where
     let mut writer = FramedWrite::new(output, MessageCodec::<()>::new());
     let ours = Hello::new(Role::Agent, SOFTWARE);
 
-    let theirs = match reader.next().await {
-        Some(Ok(hello)) => hello,
-        Some(Err(e)) => return SessionEnd::Protocol(e),
-        None => return SessionEnd::PeerGone,
+    let theirs = match tokio::time::timeout(HELLO_TIMEOUT, reader.next()).await {
+        Err(_elapsed) => return SessionEnd::NoHello,
+        Ok(Some(Ok(hello))) => hello,
+        Ok(Some(Err(e))) => return SessionEnd::Protocol(e),
+        Ok(None) => return SessionEnd::PeerGone,
     };
     let compatible = theirs.check_compatible(&ours);
     if writer.send(&ours).await.is_err() {
@@ -121,11 +135,11 @@ where
     tracing::debug!("request: {request:?}");
     let sent = match request {
         Request::Run(options) => match source.run(options).await {
-            Ok(events) => forward(&mut writer, events, None).await,
+            Ok(events) => forward(&mut reader, &mut writer, events, None).await,
             Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
         },
         Request::Attach { run_id, after_seq } => match source.attach(run_id).await {
-            Ok(events) => forward(&mut writer, events, after_seq).await,
+            Ok(events) => forward(&mut reader, &mut writer, events, after_seq).await,
             Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
         },
         Request::Status => match source.status().await {
@@ -164,13 +178,38 @@ async fn send<W: AsyncWrite + Unpin>(
 
 /// Streams a run's events (those after `after_seq`, and `RunFinished` always, so the controller
 /// gets its ending even if it had seen it) and ends with a refusal if the run ended without one.
-async fn forward<W: AsyncWrite + Unpin, E: EventSource>(
+/// Ends early when the controller closes its side (`input` at EOF or broken): nothing more would
+/// reach it.
+async fn forward<R, W, E>(
+    input: &mut FramedRead<R, MessageCodec<Request>>,
     writer: &mut Writer<W>,
     mut events: E,
     after_seq: Option<u64>,
-) -> Result<(), FrameError> {
+) -> Result<(), FrameError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    E: EventSource,
+{
     loop {
-        match events.next().await {
+        let next = tokio::select! {
+            // Events first: a controller that has said all it will (EOF after its request)
+            // still gets every event that is ready.
+            biased;
+            next = events.next() => next,
+            frame = input.next() => match frame {
+                // Nothing is expected after the request: ignored.
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(FrameError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the controller closed its input",
+                    )));
+                }
+            },
+        };
+        match next {
             Ok(Some(envelope)) => {
                 let finished = matches!(envelope.event, Event::RunFinished(_));
                 if finished || after_seq.is_none_or(|after| envelope.seq > after) {
@@ -187,311 +226,4 @@ async fn forward<W: AsyncWrite + Unpin, E: EventSource>(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::VecDeque;
-
-    use backup_orchestrator_proto::event::{Log, RunFinished};
-    use backup_orchestrator_proto::{LogLevel, RunState, Summary};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-
-    use super::*;
-
-    /// A run source with one canned run and no run in progress.
-    #[derive(Default)]
-    struct FakeRuns {
-        events: Vec<Envelope>,
-        abandoned: bool,
-        requests: Vec<String>,
-    }
-
-    struct FakeEvents {
-        events: VecDeque<Envelope>,
-        abandoned: bool,
-    }
-
-    impl EventSource for FakeEvents {
-        async fn next(&mut self) -> Result<Option<Envelope>, Refusal> {
-            match self.events.pop_front() {
-                Some(e) => Ok(Some(e)),
-                None if self.abandoned => Err(refusal(RefusalKind::Internal, "run abandoned")),
-                None => Ok(None),
-            }
-        }
-    }
-
-    impl RunSource for FakeRuns {
-        type Events = FakeEvents;
-
-        async fn run(&mut self, options: RunOptions) -> Result<FakeEvents, Refusal> {
-            self.requests
-                .push(format!("run dry_run={}", options.dry_run));
-            Ok(FakeEvents {
-                events: self.events.clone().into(),
-                abandoned: self.abandoned,
-            })
-        }
-
-        async fn attach(&mut self, run_id: Option<String>) -> Result<FakeEvents, Refusal> {
-            self.requests.push(format!("attach {run_id:?}"));
-            self.run(RunOptions::default()).await
-        }
-
-        async fn status(&mut self) -> Result<StatusReport, Refusal> {
-            Ok(StatusReport {
-                state: RunState::None,
-                run_id: None,
-                started_at: None,
-                units_done: 0,
-                units_total: 0,
-                running: vec![],
-                summary: None,
-            })
-        }
-
-        async fn cancel(&mut self, _stop_units: bool) -> Result<String, Refusal> {
-            Err(refusal(RefusalKind::NoRun, "no backup run in progress"))
-        }
-    }
-
-    fn summary() -> Summary {
-        Summary {
-            total_services: 1,
-            successful: 1,
-            failed: 0,
-            timed_out: 0,
-            skipped: 0,
-            failure_rate_percent: 0,
-            exit_code: 0,
-            warnings: 0,
-            run_id: "20251103T120000Z-ab12".into(),
-            host: "h".into(),
-            started_at: "2025-11-03T12:00:00Z".into(),
-            duration_ms: 3,
-            dry_run: false,
-            cancelled: false,
-            critical_reason: None,
-            units: vec![],
-        }
-    }
-
-    fn run_events() -> Vec<Envelope> {
-        let mut events: Vec<Envelope> = (0..3)
-            .map(|seq| Envelope {
-                seq,
-                at_ms: seq,
-                elapsed_ms: seq,
-                event: Event::Log(Log {
-                    level: LogLevel::Info,
-                    message: format!("line {seq}"),
-                }),
-            })
-            .collect();
-        events.push(Envelope {
-            seq: 3,
-            at_ms: 3,
-            elapsed_ms: 3,
-            event: Event::RunFinished(RunFinished { summary: summary() }),
-        });
-        events
-    }
-
-    /// Plays the controller: sends `hello` and then `request` (if any), returns what came back.
-    async fn session(
-        source: &mut FakeRuns,
-        hello: Hello,
-        request: Option<Request>,
-    ) -> (SessionEnd, Hello, Vec<Reply>) {
-        let (controller, agent) = tokio::io::duplex(64 * 1024);
-        let (agent_in, agent_out) = tokio::io::split(agent);
-        let (mut from_agent, mut to_agent) = tokio::io::split(controller);
-        let mut frames = Vec::new();
-        frames.extend(backup_orchestrator_proto::codec::encode_frame(&hello).unwrap());
-        if let Some(request) = &request {
-            frames.extend(backup_orchestrator_proto::codec::encode_frame(request).unwrap());
-        }
-        to_agent.write_all(&frames).await.unwrap();
-        // The controller has said all it will: the agent reads EOF after these frames.
-        to_agent.shutdown().await.unwrap();
-        let end = serve(agent_in, agent_out, source).await;
-        let mut bytes = Vec::new();
-        // The agent's halves are dropped when `serve` returns: read to EOF.
-        read_available(&mut from_agent, &mut bytes).await;
-        let mut reader = FramedRead::new(&bytes[..], MessageCodec::<Hello>::new());
-        let their_hello = reader.next().await.unwrap().unwrap();
-        let mut reader = reader.map_decoder(MessageCodec::retype::<Reply>);
-        let mut replies = Vec::new();
-        while let Some(reply) = reader.next().await {
-            replies.push(reply.unwrap());
-        }
-        (end, their_hello, replies)
-    }
-
-    async fn read_available(from: &mut tokio::io::ReadHalf<DuplexStream>, into: &mut Vec<u8>) {
-        let mut chunk = [0u8; 4096];
-        loop {
-            match tokio::time::timeout(std::time::Duration::from_millis(50), from.read(&mut chunk))
-                .await
-            {
-                Ok(Ok(n)) if n > 0 => into.extend_from_slice(&chunk[..n]),
-                _ => return,
-            }
-        }
-    }
-
-    fn controller_hello() -> Hello {
-        Hello::new(Role::Controller, "backup-orchestrator-ctl 0.1.0")
-    }
-
-    #[tokio::test]
-    async fn serve_sends_its_hello_and_exits_3_when_the_major_version_differs() {
-        let mut source = FakeRuns::default();
-        let mut hello = controller_hello();
-        hello.protocol.major += 1;
-        let (end, theirs, replies) = session(&mut source, hello, Some(Request::Status)).await;
-        assert!(matches!(end, SessionEnd::Incompatible(_)), "{end:?}");
-        assert_eq!(end.exit_code(), 3);
-        assert_eq!(theirs.role, Role::Agent);
-        assert_eq!(theirs.software, SOFTWARE);
-        assert!(replies.is_empty(), "{replies:?}");
-        assert!(source.requests.is_empty());
-    }
-
-    #[tokio::test]
-    async fn serve_refuses_an_unknown_request_as_unsupported() {
-        let mut source = FakeRuns::default();
-        let (end, _, replies) =
-            session(&mut source, controller_hello(), Some(Request::Unknown)).await;
-        assert_eq!(end.exit_code(), 0);
-        match &replies[..] {
-            [Reply::Refused(r)] => {
-                assert_eq!(r.kind, RefusalKind::Unsupported);
-                assert_eq!(r.exit_code, 3);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn serve_reports_no_run_on_status_when_nothing_ran() {
-        let mut source = FakeRuns::default();
-        let (_, _, replies) = session(&mut source, controller_hello(), Some(Request::Status)).await;
-        match &replies[..] {
-            [Reply::Status(report)] => assert_eq!(report.state, RunState::None),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn serve_refuses_cancel_when_no_run_is_going() {
-        let mut source = FakeRuns::default();
-        let (_, _, replies) = session(
-            &mut source,
-            controller_hello(),
-            Some(Request::Cancel { stop_units: false }),
-        )
-        .await;
-        assert!(
-            matches!(&replies[..], [Reply::Refused(r)] if r.kind == RefusalKind::NoRun && r.exit_code == 3),
-            "{replies:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn serve_streams_a_runs_events_until_run_finished() {
-        let mut source = FakeRuns {
-            events: run_events(),
-            ..FakeRuns::default()
-        };
-        let request = Request::Run(RunOptions::default());
-        let (end, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
-        assert!(matches!(end, SessionEnd::Done));
-        let seqs: Vec<u64> = replies
-            .iter()
-            .map(|r| match r {
-                Reply::Event(e) => e.seq,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(seqs, [0, 1, 2, 3]);
-    }
-
-    #[tokio::test]
-    async fn serve_attach_sends_only_events_after_the_given_seq_and_always_the_end() {
-        let mut source = FakeRuns {
-            events: run_events(),
-            ..FakeRuns::default()
-        };
-        let request = Request::Attach {
-            run_id: None,
-            after_seq: Some(1),
-        };
-        let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
-        let seqs: Vec<u64> = replies
-            .iter()
-            .filter_map(|r| match r {
-                Reply::Event(e) => Some(e.seq),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(seqs, [2, 3]);
-
-        let request = Request::Attach {
-            run_id: None,
-            after_seq: Some(3),
-        };
-        let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
-        assert!(
-            matches!(&replies[..], [Reply::Event(e)] if matches!(e.event, Event::RunFinished(_))),
-            "{replies:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn serve_ends_an_abandoned_run_with_a_refusal() {
-        let mut source = FakeRuns {
-            events: run_events()[..2].to_vec(),
-            abandoned: true,
-            ..FakeRuns::default()
-        };
-        let request = Request::Attach {
-            run_id: None,
-            after_seq: None,
-        };
-        let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
-        assert_eq!(replies.len(), 3);
-        assert!(matches!(&replies[2], Reply::Refused(r) if r.exit_code == 3));
-    }
-
-    #[tokio::test]
-    async fn serve_ends_quietly_when_the_controller_hangs_up_before_a_request() {
-        let mut source = FakeRuns::default();
-        let (end, _, replies) = session(&mut source, controller_hello(), None).await;
-        assert!(matches!(end, SessionEnd::PeerGone), "{end:?}");
-        assert!(replies.is_empty());
-        assert!(source.requests.is_empty());
-    }
-
-    #[tokio::test]
-    async fn serve_ends_quietly_when_its_output_is_closed() {
-        let mut source = FakeRuns {
-            events: run_events(),
-            ..FakeRuns::default()
-        };
-        let (controller, agent) = tokio::io::duplex(64 * 1024);
-        let (agent_in, agent_out) = tokio::io::split(agent);
-        let (from_agent, mut to_agent) = tokio::io::split(controller);
-        let mut frames =
-            backup_orchestrator_proto::codec::encode_frame(&controller_hello()).unwrap();
-        frames.extend(
-            backup_orchestrator_proto::codec::encode_frame(&Request::Run(RunOptions::default()))
-                .unwrap(),
-        );
-        to_agent.write_all(&frames).await.unwrap();
-        // The controller is gone entirely: both of its halves dropped.
-        drop(from_agent);
-        drop(to_agent);
-        let end = serve(agent_in, agent_out, &mut source).await;
-        assert!(matches!(end, SessionEnd::PeerGone), "{end:?}");
-        assert_eq!(end.exit_code(), 0);
-    }
-}
+mod tests;

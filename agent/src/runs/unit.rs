@@ -20,12 +20,17 @@ use std::path::Path;
 
 use crate::runlog;
 use crate::systemd::{
-    SystemdConnection, SystemdError, TransientService, TransientStart, active_state,
+    BusError, SystemdConnection, SystemdError, TransientService, TransientStart, active_state,
 };
 use backup_orchestrator_render::error_chain;
 
 /// The transient unit every run executes in; its existence is the host's run lock.
 pub const RUN_UNIT: &str = "backup-orchestrator-run.service";
+
+/// How long systemd waits for the run to exit after SIGTERM (`systemctl stop`, shutdown) before
+/// it kills it. The run writes its summary at once on SIGTERM (see `owned.rs`) and leaves its
+/// units running, so it needs well under a second; the rest is room for a slow disk.
+const STOP_TIMEOUT_USEC: u64 = 10_000_000;
 
 const DESCRIPTION_PREFIX: &str = "backup-orchestrator run ";
 
@@ -71,7 +76,7 @@ pub enum OwnershipError {
     Bus {
         action: &'static str,
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
 }
 
@@ -112,6 +117,7 @@ impl RunUnit {
             syslog_identifier: "backup-orchestrator",
             exe: &exe,
             argv: owned_argv(&exe, run_id, args),
+            stop_timeout_usec: STOP_TIMEOUT_USEC,
         };
         for attempt in 0..2 {
             match self.connection.start_transient(&service).await {

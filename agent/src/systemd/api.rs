@@ -2,6 +2,8 @@
 //! it ended ([`UnitFinish`]), and [`SystemdError`]. See the module doc of `systemd` for how the
 //! bus implementation answers.
 
+use super::deadline::BusError;
+
 /// The host's service manager, as the engine uses it.
 ///
 /// Implementations are used from one task; their futures need not be `Send`.
@@ -78,36 +80,36 @@ pub enum SystemdError {
     #[error("connect to the system bus")]
     Connect {
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
     #[error("subscribe to systemd's job signals")]
     Subscribe {
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
     #[error("list units matching {patterns:?}")]
     Discover {
         patterns: Vec<String>,
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
     #[error("read the state of {}", units.join(", "))]
     State {
         units: Vec<String>,
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
     #[error("start {unit}")]
     Start {
         unit: String,
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
     #[error("follow {unit} to its end")]
     Watch {
         unit: String,
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
     #[error("follow {unit} to its end: the system bus connection closed")]
     Disconnected { unit: String },
@@ -115,7 +117,7 @@ pub enum SystemdError {
     Stop {
         unit: String,
         #[source]
-        source: zbus::Error,
+        source: BusError,
     },
 }
 
@@ -123,20 +125,15 @@ impl SystemdError {
     /// The D-Bus error name systemd replied with (`org.freedesktop.systemd1.NoSuchUnit`,
     /// `org.freedesktop.systemd1.UnitMasked`, …), if the failure was an error reply.
     pub fn dbus_error_name(&self) -> Option<String> {
-        let source = match self {
+        match self {
             SystemdError::Connect { source }
             | SystemdError::Subscribe { source }
             | SystemdError::Discover { source, .. }
             | SystemdError::State { source, .. }
             | SystemdError::Start { source, .. }
             | SystemdError::Watch { source, .. }
-            | SystemdError::Stop { source, .. } => source,
-            SystemdError::Disconnected { .. } => return None,
-        };
-        match source {
-            zbus::Error::MethodError(name, _, _) => Some(name.to_string()),
-            zbus::Error::FDO(e) => Some(zbus::DBusError::name(e.as_ref()).to_string()),
-            _ => None,
+            | SystemdError::Stop { source, .. } => source.dbus_error_name(),
+            SystemdError::Disconnected { .. } => None,
         }
     }
 }

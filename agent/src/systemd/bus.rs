@@ -4,7 +4,8 @@
 //! other, so this asks it as little as possible. What one run puts on the bus:
 //!
 //! ```text
-//!  connect        AddMatch(every signal systemd sends) ∥ Subscribe ∥ GetNameOwner     (bus, once)
+//!  connect        AddMatch(every signal systemd sends) ∥ AddMatch(NameOwnerChanged of its
+//!                 name) ∥ Subscribe, then GetNameOwner                        (bus, once)
 //!  discovery      Get Manager.UnitPath (once), then per stage with globs: read_dir of those
 //!                 directories ∥ ListUnitsByPatterns(globs)                  (see unit_files.rs)
 //!  skip check     ListUnitsByPatterns(names) of a stage's units once they are discovered (while
@@ -12,8 +13,10 @@
 //!                 each unit's turn its state is known without asking
 //!  each unit      StartUnit; its end arrives as signals: the unit's PropertiesChanged (state,
 //!                 Result, ExecMainCode/Status, InvocationID), then its JobRemoved
-//! ```//!
-//! The signal stream and what it keeps are in `signals.rs`; a unit's state and how it becomes a
+//! ```
+//!
+//! Every call is bounded in time (`deadline.rs`). The signal task is in `signal_task.rs`, what it
+//! keeps in `signals.rs`; a unit's state and how it becomes a
 //! [`UnitFinish`], in `unit_state.rs`. This file has the calls.
 
 use std::collections::HashMap;
@@ -28,9 +31,11 @@ use zbus::{ObjectPath, OwnedVariant};
 
 use super::api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 use super::connection::SystemdConnection;
+use super::deadline::{BusError, bounded};
 use super::names::{SERVICE_INTERFACE, SYSTEMD, UNIT_INTERFACE};
 use super::proxies::ManagerProxy;
-use super::signals::{self, AbortOnDrop, Follow, Signals};
+use super::signal_task::{self, AbortOnDrop};
+use super::signals::{Follow, Signals};
 use super::unit_files;
 use super::unit_state::{UnitState, still_running};
 use crate::plan::pattern;
@@ -56,7 +61,8 @@ impl SystemdBus {
     /// Subscribes to systemd's signals on the process's connection and starts the signal task (on
     /// the current tokio runtime).
     pub async fn new(connection: &SystemdConnection) -> Result<SystemdBus, SystemdError> {
-        let (signals, dispatcher) = signals::start(&connection.conn, &connection.manager).await?;
+        let (signals, dispatcher) =
+            signal_task::start(&connection.conn, &connection.manager).await?;
         Ok(SystemdBus {
             inner: Arc::new(Inner {
                 connection: connection.clone(),
@@ -65,6 +71,12 @@ impl SystemdBus {
                 _dispatcher: dispatcher,
             }),
         })
+    }
+
+    /// Signals other clients than systemd sent this connection, dropped unread (see
+    /// `sender_check.rs`): a number worth a warning when it is large.
+    pub fn foreign_signals(&self) -> u64 {
+        self.inner.signals.foreign()
     }
 
     fn manager(&self) -> &ManagerProxy<'static> {
@@ -93,7 +105,12 @@ impl SystemdBus {
         // FNM_NOESCAPE, so each name matches itself only. (A name that is an alias is not listed
         // under that name: it counts as inactive.)
         let names: Vec<&str> = units.iter().map(String::as_str).collect();
-        let listed = match self.manager().list_units_by_patterns(&[], &names).await {
+        let listed = match bounded(
+            "ListUnitsByPatterns",
+            self.manager().list_units_by_patterns(&[], &names),
+        )
+        .await
+        {
             Ok(listed) => listed,
             Err(source) => {
                 self.inner.signals.untrack(units);
@@ -114,13 +131,13 @@ impl SystemdBus {
         Ok(())
     }
 
-    async fn unit_path(&self) -> zbus::Result<&[PathBuf]> {
+    async fn unit_path(&self) -> Result<&[PathBuf], BusError> {
         let dirs = self
             .inner
             .unit_path
             .get_or_try_init(|| async {
-                let dirs = self.manager().unit_path().await?;
-                Ok::<_, zbus::Error>(dirs.into_iter().map(PathBuf::from).collect())
+                let dirs = bounded("Get(UnitPath)", self.manager().unit_path()).await?;
+                Ok::<_, BusError>(dirs.into_iter().map(PathBuf::from).collect())
             })
             .await?;
         Ok(dirs)
@@ -155,11 +172,14 @@ impl Systemd for SystemdBus {
         // here rather than listed by systemd: see unit_files.rs.
         let (dirs, loaded) = tokio::try_join!(
             self.unit_path(),
-            self.manager().list_units_by_patterns(&[], &globs),
+            bounded(
+                "ListUnitsByPatterns",
+                self.manager().list_units_by_patterns(&[], &globs),
+            ),
         )
         .map_err(discover_error)?;
         let files = unit_files::matching(dirs, &globs)
-            .map_err(|e| discover_error(zbus::Error::InputOutput(Arc::new(e))))?;
+            .map_err(|e| discover_error(zbus::Error::InputOutput(Arc::new(e)).into()))?;
         let from_loaded = loaded
             .iter()
             .filter(|unit| unit.2 != "not-found")
@@ -200,9 +220,7 @@ impl Systemd for SystemdBus {
     async fn start_and_watch(&self, unit: &str) -> Result<BusWatch, SystemdError> {
         // Followed before StartUnit: the signals of its start are kept from the first one.
         let follow = self.inner.signals.follow(unit);
-        let job = self
-            .manager()
-            .start_unit(unit, "replace")
+        let job = bounded("StartUnit", self.manager().start_unit(unit, "replace"))
             .await
             .map_err(|source| SystemdError::Start {
                 unit: unit.to_owned(),
@@ -218,8 +236,7 @@ impl Systemd for SystemdBus {
     }
 
     async fn stop(&self, unit: &str) -> Result<(), SystemdError> {
-        self.manager()
-            .stop_unit(unit, "replace")
+        bounded("StopUnit", self.manager().stop_unit(unit, "replace"))
             .await
             .map(|_job| ())
             .map_err(|source| SystemdError::Stop {
@@ -276,7 +293,19 @@ impl UnitWatch for BusWatch {
 }
 
 /// Reads what the unit's signals would have said, all properties in one round trip.
-async fn read_state(bus: &SystemdBus, follow: &Follow, unit: &str) -> zbus::Result<UnitState> {
+async fn read_state(bus: &SystemdBus, follow: &Follow, unit: &str) -> Result<UnitState, BusError> {
+    bounded(
+        "Get(unit properties)",
+        read_state_unbounded(bus, follow, unit),
+    )
+    .await
+}
+
+async fn read_state_unbounded(
+    bus: &SystemdBus,
+    follow: &Follow,
+    unit: &str,
+) -> zbus::Result<UnitState> {
     let properties = bus.properties(&follow.path).await?;
     let kind = async {
         match &follow.kind {

@@ -9,6 +9,7 @@ use zbus::Connection;
 use zbus::proxy::CacheProperties;
 
 use super::api::SystemdError;
+use super::deadline::bounded;
 use super::proxies::ManagerProxy;
 
 /// A connection to the system bus with systemd's manager on it. Cheap to clone (shared).
@@ -23,12 +24,18 @@ impl SystemdConnection {
     /// Connects to the system bus.
     pub async fn connect() -> Result<SystemdConnection, SystemdError> {
         let connect = |source| SystemdError::Connect { source };
-        let conn = Connection::system().await.map_err(connect)?;
-        let manager = ManagerProxy::builder(&conn)
-            .cache_properties(CacheProperties::No)
-            .build()
+        // Connecting is a handshake with the bus (auth, `Hello`): bounded like a call.
+        let conn = bounded("Hello", Connection::system())
             .await
             .map_err(connect)?;
+        let manager = bounded(
+            "Hello",
+            ManagerProxy::builder(&conn)
+                .cache_properties(CacheProperties::No)
+                .build(),
+        )
+        .await
+        .map_err(connect)?;
         Ok(SystemdConnection { conn, manager })
     }
 }

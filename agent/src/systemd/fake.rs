@@ -25,6 +25,8 @@ pub(crate) struct FakeUnit {
     pub exit_status: i32,
     /// StartUnit fails with this D-Bus error (e.g. a masked unit).
     pub start_error: Option<zbus::fdo::Error>,
+    /// StartUnit is never answered (a systemd too busy to).
+    pub start_unanswered: bool,
 }
 
 impl FakeUnit {
@@ -35,6 +37,7 @@ impl FakeUnit {
             result: "success".to_owned(),
             exit_status: 0,
             start_error: None,
+            start_unanswered: false,
         }
     }
 
@@ -152,7 +155,8 @@ impl Systemd for FakeSystemd {
                 patterns: patterns.to_vec(),
                 source: zbus::Error::FDO(Box::new(zbus::fdo::Error::NoReply(
                     "systemd did not answer".to_owned(),
-                ))),
+                )))
+                .into(),
             });
         }
         Ok(pattern::resolve_units(
@@ -170,7 +174,8 @@ impl Systemd for FakeSystemd {
                 units: units.to_vec(),
                 source: zbus::Error::FDO(Box::new(zbus::fdo::Error::NoReply(
                     "systemd did not answer".to_owned(),
-                ))),
+                )))
+                .into(),
             });
         }
         Ok(units
@@ -188,10 +193,19 @@ impl Systemd for FakeSystemd {
     }
 
     async fn start_and_watch(&self, unit: &str) -> Result<FakeWatch, SystemdError> {
+        let unanswered = self
+            .state
+            .borrow()
+            .units
+            .get(unit)
+            .is_some_and(|u| u.start_unanswered);
+        if unanswered {
+            return std::future::pending().await;
+        }
         let mut state = self.state.borrow_mut();
         let start_error = |e: zbus::fdo::Error| SystemdError::Start {
             unit: unit.to_owned(),
-            source: zbus::Error::FDO(Box::new(e)),
+            source: zbus::Error::FDO(Box::new(e)).into(),
         };
         let Some(behaviour) = state.units.get(unit).cloned() else {
             return Err(start_error(no_such_unit(unit)));
@@ -199,6 +213,7 @@ impl Systemd for FakeSystemd {
         if let Some(e) = behaviour.start_error {
             return Err(start_error(e));
         }
+
         let stop = Rc::new(Notify::new());
         state.running.insert(unit.to_owned(), stop.clone());
         state.max_running = state.max_running.max(state.running.len());

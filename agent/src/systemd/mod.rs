@@ -6,11 +6,13 @@
 //!  api.rs           the Systemd trait, UnitWatch, UnitFinish, SystemdError
 //!  connection.rs    SystemdConnection: one system-bus connection per process, Manager proxy
 //!  bus.rs           SystemdBus: the engine's calls (discover, states, start + watch, stop)
-//!  signals.rs       the one signal stream and what it keeps (job ends, units' states)
+//!  signal_task.rs   the one task reading systemd's signals (and who systemd is) off the bus
+//!  signals.rs       what it keeps for the calls (job ends, units' states)
 //!  unit_state.rs    a started unit's state as announced or read, and its UnitFinish
 //!  active_state.rs  what an ActiveState means: is_alive / is_running, defined once
 //!  transient.rs     the run unit: StartTransientUnit, GetUnit + its state, KillUnit, ResetFailed
 //!  sender_check.rs  which signals are systemd's (any client may send us one)
+//!  deadline.rs      every call bounded in time: BusError::NoAnswer names the call
 //!  names.rs         bus name, interfaces, unit object paths
 //!  proxies.rs       the D-Bus interfaces (zbus proxies)
 //!  unit_files.rs    unit files matching a stage's globs
@@ -49,9 +51,11 @@ pub mod active_state;
 mod api;
 mod bus;
 mod connection;
+mod deadline;
 mod names;
 mod proxies;
 mod sender_check;
+mod signal_task;
 mod signals;
 mod transient;
 mod unit_files;
@@ -63,4 +67,5 @@ pub(crate) mod fake;
 pub use api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 pub use bus::SystemdBus;
 pub use connection::SystemdConnection;
+pub use deadline::BusError;
 pub use transient::{TransientService, TransientStart, UnitSnapshot};

@@ -1,8 +1,8 @@
-//! [`Signals`]: the one stream of systemd's signals for the whole connection, read by one task
-//! ([`start`]), and what it keeps for the calls: job ends, followed units' states, kept
+//! [`Signals`]: what the one stream of systemd's signals for the whole connection (read by one
+//! task, `signal_task.rs`) keeps for the calls: job ends, followed units' states, kept
 //! `ActiveState`s.
 //!
-//! One task ([`dispatch`]) reads one stream of systemd's signals for the whole connection, from
+//! One task (`signal_task.rs`) reads one stream of systemd's signals for the whole connection, from
 //! before the first `StartUnit` to the end, and never stops polling it (a full zbus stream stalls
 //! the connection). It hands each `JobRemoved` to the watch waiting for that job (by job object
 //! path; one that arrives before its `StartUnit` caller has registered the path is kept a while,
@@ -23,73 +23,33 @@
 //! nothing about its unit (it was already in the state the job wanted) announces nothing; then
 //! the state is read, and whatever systemd answers, reloaded or not, is that unchanged state.
 //!
-//! Signals are checked to come from the current owner of `org.freedesktop.systemd1`: any client
-//! may send a signal straight to us.
+//! Signals are checked to come from the current owner of `org.freedesktop.systemd1`, followed from
+//! the bus's `NameOwnerChanged` (a second, small queue read by the same task): any client may send
+//! a signal straight to us, and the task drops those without a bus call (see `sender_check.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures_util::StreamExt;
 use tokio::sync::{oneshot, watch};
+use zbus::Message;
 use zbus::fdo::PropertiesChanged;
-use zbus::message::Type;
-use zbus::{Connection, MatchRule, Message, MessageStream};
 
-use super::api::SystemdError;
-use super::names::{SYSTEMD, UNIT_INTERFACE, UNIT_PATH_PREFIX, type_interface, unit_object_path};
-use super::proxies::{JobRemoved, ManagerProxy};
-use super::sender_check::SenderCheck;
+use super::names::{UNIT_INTERFACE, UNIT_PATH_PREFIX, type_interface, unit_object_path};
+use super::proxies::JobRemoved;
 use super::unit_state::UnitState;
-
-/// Room in the signal stream's queue. The task empties it continuously; this only absorbs bursts
-/// (every unit of a stage starting at once sends ~10 signals each).
-const SIGNAL_QUEUE: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 
 /// `JobRemoved` signals kept for a caller that has not registered its job yet. Between a
 /// `StartUnit` reply and the registration there is only a task switch; the others in the queue are
 /// other clients' jobs.
 const UNCLAIMED: usize = 256;
 
-/// The signal task, stopped when dropped (with the last clone of the bus).
-#[derive(Debug)]
-pub(crate) struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Subscribes to systemd's signals on `conn` and starts the task that reads them (on the current
-/// tokio runtime). Returns once the stream is in place: no signal sent after this is missed.
-pub(crate) async fn start(
-    conn: &Connection,
-    manager: &ManagerProxy<'static>,
-) -> Result<(Arc<Signals>, AbortOnDrop), SystemdError> {
-    let subscribe = |source| SystemdError::Subscribe { source };
-    // Every signal systemd sends: the bus resolves the well-known name to its owner at each
-    // signal, so this still holds after a daemon-reexec.
-    let rule = MatchRule::builder()
-        .msg_type(Type::Signal)
-        .sender(SYSTEMD)
-        .build()
-        .map_err(subscribe)?;
-    let (stream, (), sender_check) = tokio::try_join!(
-        MessageStream::for_match_rule(rule, conn, Some(SIGNAL_QUEUE)),
-        async { manager.subscribe().await },
-        SenderCheck::new(conn),
-    )
-    .map_err(subscribe)?;
-    let signals = Arc::new(Signals::default());
-    let dispatcher = tokio::spawn(dispatch(stream, sender_check, Arc::clone(&signals)));
-    Ok((signals, AbortOnDrop(dispatcher)))
-}
-
 /// What the signal task shares with the watches.
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
     state: Mutex<SignalState>,
+    /// Signals dropped because another client than systemd sent them.
+    foreign: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +89,16 @@ impl Signals {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many signals other clients than systemd sent us (dropped).
+    pub(crate) fn foreign(&self) -> u64 {
+        self.foreign.load(Ordering::Relaxed)
+    }
+
+    /// A signal another client than systemd sent us, dropped.
+    pub(crate) fn count_foreign(&self) {
+        self.foreign.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Starts keeping `unit`'s announced state, until the returned [`Follow`] is dropped.
@@ -269,7 +239,7 @@ impl Signals {
     }
 
     /// The stream ended: every waiter learns it (their senders are dropped).
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         state.jobs.clear();
@@ -305,19 +275,6 @@ impl Drop for Follow {
             }
         }
     }
-}
-
-/// The signal task: see the module doc.
-async fn dispatch(mut stream: MessageStream, mut sender_check: SenderCheck, signals: Arc<Signals>) {
-    while let Some(msg) = stream.next().await {
-        let Ok(msg) = msg else {
-            continue;
-        };
-        if sender_check.is_systemd(&msg).await {
-            signals.receive(&msg);
-        }
-    }
-    signals.close();
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! The calls for a transient unit (the run unit, see `crate::runs`): create and start it, look it
 //! up, read the state it is in, signal its main process, clear its failure. Each answers with the
-//! raw D-Bus result, systemd's "no such unit" answers already told apart: the caller names what it
-//! was doing.
+//! raw D-Bus result (each call bounded in time, see `deadline.rs`), systemd's "no such unit"
+//! answers already told apart: the caller names what it was doing.
 
 use zbus::proxy::CacheProperties;
 use zbus::{OwnedObjectPath, Variant};
 
 use super::connection::SystemdConnection;
+use super::deadline::{BusError, bounded};
 use super::proxies::UnitProxy;
 
 const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
@@ -21,6 +22,8 @@ pub struct TransientService<'a> {
     /// The program's path and its whole argv (`argv[0]` included).
     pub exe: &'a str,
     pub argv: Vec<String>,
+    /// How long `systemctl stop` (or shutdown) waits after SIGTERM before SIGKILL, in µs.
+    pub stop_timeout_usec: u64,
 }
 
 /// What [`SystemdConnection::start_transient`] did.
@@ -48,39 +51,53 @@ impl SystemdConnection {
     pub async fn start_transient(
         &self,
         service: &TransientService<'_>,
-    ) -> zbus::Result<TransientStart> {
+    ) -> Result<TransientStart, BusError> {
         let properties = [
             ("Description", Variant::from(service.description)),
             ("Type", Variant::from("exec")),
             ("CollectMode", Variant::from("inactive-or-failed")),
             ("SyslogIdentifier", Variant::from(service.syslog_identifier)),
+            ("TimeoutStopUSec", Variant::from(service.stop_timeout_usec)),
             (
                 "ExecStart",
                 Variant::from(vec![(service.exe.to_owned(), service.argv.clone(), false)]),
             ),
         ];
-        match self
+        let start = self
             .manager
-            .start_transient_unit(service.name, "fail", &properties, &[])
-            .await
-        {
+            .start_transient_unit(service.name, "fail", &properties, &[]);
+        match bounded("StartTransientUnit", start).await {
             Ok(_job) => Ok(TransientStart::Started),
-            Err(e) if is_error(&e, UNIT_EXISTS) => Ok(TransientStart::Exists),
+            Err(e) if e.is_reply(UNIT_EXISTS) => Ok(TransientStart::Exists),
             Err(e) => Err(e),
         }
     }
 
     /// The object path of `unit`, `None` when it is not loaded.
-    pub async fn loaded_unit(&self, unit: &str) -> zbus::Result<Option<OwnedObjectPath>> {
-        match self.manager.get_unit(unit).await {
+    pub async fn loaded_unit(&self, unit: &str) -> Result<Option<OwnedObjectPath>, BusError> {
+        match bounded("GetUnit", self.manager.get_unit(unit)).await {
             Ok(path) => Ok(Some(path)),
-            Err(e) if is_error(&e, NO_SUCH_UNIT) => Ok(None),
+            Err(e) if e.is_reply(NO_SUCH_UNIT) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// The unit at `path` as it is now; `None` when it was collected in the meantime.
-    pub async fn unit_snapshot(&self, path: OwnedObjectPath) -> zbus::Result<Option<UnitSnapshot>> {
+    pub async fn unit_snapshot(
+        &self,
+        path: OwnedObjectPath,
+    ) -> Result<Option<UnitSnapshot>, BusError> {
+        bounded(
+            "Get(run unit properties)",
+            self.unit_snapshot_unbounded(path),
+        )
+        .await
+    }
+
+    async fn unit_snapshot_unbounded(
+        &self,
+        path: OwnedObjectPath,
+    ) -> zbus::Result<Option<UnitSnapshot>> {
         let unit = UnitProxy::builder(&self.conn)
             .path(path)
             .cache_properties(CacheProperties::No)
@@ -115,17 +132,17 @@ impl SystemdConnection {
     }
 
     /// Sends `signal` to `unit`'s main process; `false` when the unit is gone.
-    pub async fn kill_main(&self, unit: &str, signal: i32) -> zbus::Result<bool> {
-        match self.manager.kill_unit(unit, "main", signal).await {
+    pub async fn kill_main(&self, unit: &str, signal: i32) -> Result<bool, BusError> {
+        match bounded("KillUnit", self.manager.kill_unit(unit, "main", signal)).await {
             Ok(()) => Ok(true),
-            Err(e) if is_gone(&e) => Ok(false),
+            Err(BusError::Call(e)) if is_gone(&e) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     /// Clears `unit`'s `failed` state, so that systemd collects it.
-    pub async fn reset_failed(&self, unit: &str) -> zbus::Result<()> {
-        self.manager.reset_failed_unit(unit).await
+    pub async fn reset_failed(&self, unit: &str) -> Result<(), BusError> {
+        bounded("ResetFailedUnit", self.manager.reset_failed_unit(unit)).await
     }
 }
 

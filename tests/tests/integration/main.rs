@@ -6,6 +6,7 @@
 mod agent;
 mod controller;
 mod deploy;
+mod faults;
 mod nix;
 mod schema;
 mod smoke;

@@ -4,8 +4,9 @@
 //!  state_at_turn   its ActiveState, from the batch read with the units taken with it
 //!  skip_reason     already running (active_state::is_running) or cancelled ─▶ UnitSkipped
 //!  dry run         ─▶ UnitFinished(planned)
-//!  start           UnitStarted, StartUnit + watch (the start counts as pending until answered)
-//!  follow_to_end   the watch, within the stage timeout ─▶ UnitFinished
+//!  start           UnitStarted, StartUnit + watch (the start counts as pending until answered;
+//!                  no answer within the stage timeout ─▶ UnitTimedOut, not followed)
+//!  follow_to_end   the watch, within what is left of the stage timeout ─▶ UnitFinished
 //!                  or timed_out ─▶ UnitTimedOut (optionally StopUnit); followed on as Lingering
 //! ```
 
@@ -164,11 +165,35 @@ impl<'a, S: Systemd> Run<'a, S> {
             timeout_secs: stage.timeout.as_secs(),
         }));
         let started = Instant::now();
-        match self.systemd.start_and_watch(unit).await {
-            Ok(watch) => Some((watch, started)),
-            Err(e) => {
+        // The stage's timeout runs from here: a systemd too busy to answer StartUnit in that
+        // time times the unit out like a unit that runs too long.
+        match tokio::time::timeout(stage.timeout, self.systemd.start_and_watch(unit)).await {
+            Ok(Ok(watch)) => Some((watch, started)),
+            Ok(Err(e)) => {
                 self.log(LogLevel::Warn, format!("failed to {}", error_chain(&e)));
                 self.settle_error(report, stage, unit, &e, started.elapsed());
+                None
+            }
+            Err(_elapsed) => {
+                self.log(
+                    LogLevel::Warn,
+                    format!(
+                        "systemd did not answer the start of {unit} within the stage's timeout \
+                         ({}s); it is not followed further",
+                        stage.timeout.as_secs()
+                    ),
+                );
+                self.update(report, |r| {
+                    r.outcome = Outcome::TimedOut;
+                    r.duration_ms = Some(millis(stage.timeout));
+                });
+                self.emit(Event::UnitTimedOut(UnitTimedOut {
+                    stage: stage.name.clone(),
+                    unit: unit.to_owned(),
+                    timeout_secs: stage.timeout.as_secs(),
+                    still_running: false,
+                    stop_requested: false,
+                }));
                 None
             }
         }
@@ -185,7 +210,7 @@ impl<'a, S: Systemd> Run<'a, S> {
         started: Instant,
     ) -> UnitEnd {
         let mut finished = Box::pin(watch.finished());
-        match tokio::time::timeout(stage.timeout, &mut finished).await {
+        match tokio::time::timeout_at(started + stage.timeout, &mut finished).await {
             Ok(finish) => {
                 self.ended(&unit);
                 match finish {
