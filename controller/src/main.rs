@@ -34,7 +34,7 @@ mod transport;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use backup_orchestrator_render::error_chain;
+use backup_orchestrator_render::{error_chain, printable};
 
 use crate::error::CtlError;
 
@@ -54,9 +54,10 @@ fn main() -> ExitCode {
             match &error {
                 // Not failures of this tool: say what happened, without "error:".
                 CtlError::Interrupted { .. } | CtlError::NotConfirmed { .. } => {
-                    eprintln!("{error}")
+                    eprintln!("{}", printable(&error.to_string()))
                 }
-                _ => eprintln!("error: {}", error_chain(&error)),
+                // The chain may quote the host (sudo's or the agent's stderr): printable.
+                _ => eprintln!("error: {}", printable(&error_chain(&error))),
             }
             error.exit_code()
         }

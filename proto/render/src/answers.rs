@@ -7,6 +7,8 @@
 
 use backup_orchestrator_proto::{RunState, StatusReport};
 
+use crate::printable::printable;
+
 /// Why `cancel` did nothing (the agent's `cancel` exits 3 with it; `serve` refuses with it).
 pub const NOTHING_TO_CANCEL: &str = "no backup run in progress on this host: nothing to cancel";
 
@@ -17,6 +19,7 @@ pub fn cancelled_text(host: &str, run_id: &str, stop_units: bool) -> String {
     } else {
         "the running units are left to finish (--stop-units stops them)"
     };
+    let run_id = printable(run_id);
     format!("{host}: cancelled run {run_id}: no more units will start; {units}\n")
 }
 
@@ -42,11 +45,12 @@ pub fn cancelled_json(host: &str, run_id: &str, stop_units: bool) -> String {
 
 /// The status report as lines for a human.
 pub fn status_text(host: &str, report: &StatusReport, attach_hint: &str) -> String {
-    let run = report.run_id.as_deref().unwrap_or("(unknown id)");
+    // Ids, times and unit names come from the host: printable.
+    let run = printable(report.run_id.as_deref().unwrap_or("(unknown id)"));
     let started = report
         .started_at
         .as_deref()
-        .map(|at| format!(", started {at}"))
+        .map(|at| format!(", started {}", printable(at)))
         .unwrap_or_default();
     let mut text = match report.state {
         RunState::Running => {
@@ -57,7 +61,7 @@ pub fn status_text(host: &str, report: &StatusReport, attach_hint: &str) -> Stri
             if !report.running.is_empty() {
                 text.push_str(&format!(
                     "{host}: running now: {}\n",
-                    report.running.join(", ")
+                    printable(&report.running.join(", "))
                 ));
             }
             text.push_str(&format!("{host}: follow it with: {attach_hint}\n"));

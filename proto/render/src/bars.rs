@@ -30,6 +30,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::format;
 use crate::lines::{Line, Mark, level_tag};
+use crate::printable::printable;
 use crate::view::{RunView, StageView};
 
 const REFRESH_HZ: u8 = 10;
@@ -177,22 +178,23 @@ impl Bars {
                 tag.force_styling(self.color).to_string()
             }
         };
+        let text = printable(&line.text);
         match &self.host_label {
-            Some(host) => format!("{head} {host}: {}", line.text),
-            None => format!("{head} {}", line.text),
+            Some(host) => format!("{head} {host}: {text}"),
+            None => format!("{head} {text}"),
         }
     }
 
     fn start_stage(&mut self, stage: &StageStarted) {
         let len = u64::try_from(stage.units.len()).unwrap_or(u64::MAX);
         let prefix = match &self.host_label {
-            Some(host) => format!("{host} · Stage {}", stage.index + 1),
-            None => format!("Stage {}", stage.index + 1),
+            Some(host) => format!("{host} · Stage {}", stage.index.saturating_add(1)),
+            None => format!("Stage {}", stage.index.saturating_add(1)),
         };
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden())
             .with_style(stage_style())
             .with_prefix(prefix)
-            .with_message(stage.name.clone());
+            .with_message(printable(&stage.name).into_owned());
         let bar = self.multi.add(bar);
         if let Some(old) = self.stage_bars.insert(stage.name.clone(), bar) {
             self.remove(&old);
@@ -203,7 +205,7 @@ impl Bars {
         let started_ms = envelope.elapsed_ms;
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
             .with_style(spinner_style())
-            .with_message(unit.unit.clone());
+            .with_message(printable(&unit.unit).into_owned());
         let bar = self.multi.add(bar);
         let by_events = view.clock_ms().saturating_sub(started_ms);
         set_elapsed_at_least(
@@ -327,7 +329,7 @@ fn stage_message(stage: &StageView) -> String {
             parts.push(format!("{n} {what}"));
         }
     }
-    format!("{}: {}", stage.name, parts.join(", "))
+    format!("{}: {}", printable(&stage.name), parts.join(", "))
 }
 
 /// The per-stage table printed before the final report, empty when no stage ran.
@@ -337,7 +339,7 @@ fn stage_table(stages: &[StageView]) -> String {
     }
     let labels: Vec<String> = stages
         .iter()
-        .map(|s| format!("{} {}", s.number(), s.name))
+        .map(|s| format!("{} {}", s.number(), printable(&s.name)))
         .collect();
     let width = labels
         .iter()

@@ -30,10 +30,10 @@ pub(crate) fn size(bytes: u64) -> String {
 pub(crate) fn duration_ms(ms: u64) -> String {
     if ms < 59_950 {
         // Round to the nearest tenth; 59.95s and up would print as `60.0s`, so they go below.
-        let tenths = (ms + 50) / 100;
+        let tenths = ms.saturating_add(50) / 100;
         format!("{}.{}s", tenths / 10, tenths % 10)
     } else {
-        let secs = (ms + 500) / 1000;
+        let secs = ms.saturating_add(500) / 1000;
         humantime::format_duration(Duration::from_secs(secs)).to_string()
     }
 }

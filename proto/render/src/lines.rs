@@ -192,19 +192,19 @@ fn stage_started(view: &RunView, stage: &StageStarted) -> Vec<Line> {
     }
     let mut lines = vec![Line::info(format!(
         "Stage {}: {} ({how})",
-        stage.index + 1,
+        stage.index.saturating_add(1),
         stage.name
     ))];
     if n > 1 {
         lines.push(Line::debug(format!(
             "Stage {} units: {}",
-            stage.index + 1,
+            stage.index.saturating_add(1),
             stage.units.join(", ")
         )));
     }
     lines.push(Line::debug(format!(
         "Stage {} timeout: {} per unit",
-        stage.index + 1,
+        stage.index.saturating_add(1),
         format::duration_secs(stage.timeout_secs)
     )));
     lines
@@ -226,7 +226,7 @@ fn stage_finished(stage: &StageFinished) -> Line {
     }
     let text = format!(
         "Stage {} complete: {} ({})",
-        stage.index + 1,
+        stage.index.saturating_add(1),
         parts.join(", "),
         format::duration_ms(stage.duration_ms)
     );

@@ -8,9 +8,11 @@ use std::io::{self, Write};
 use backup_orchestrator_proto::LogLevel;
 
 use crate::lines::{Line, level_tag};
+use crate::printable::printable;
 
-/// `[INFO] text`, or `[INFO] forge: text` with a host label.
+/// `[INFO] text`, or `[INFO] forge: text` with a host label; the host's text made [`printable`].
 pub(crate) fn plain_text(level: LogLevel, text: &str, host_label: Option<&str>) -> String {
+    let text = printable(text);
     match host_label {
         Some(host) => format!("{} {host}: {text}", level_tag(level)),
         None => format!("{} {text}", level_tag(level)),

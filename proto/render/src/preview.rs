@@ -25,7 +25,7 @@ pub fn run_preview(plan_source: &str, host: &str, events: &[Envelope], stages: u
             )),
             Event::StageStarted(s) => preview.push_str(&format!(
                 "  stage {} {}: {}\n",
-                s.index + 1,
+                s.index.saturating_add(1),
                 s.name,
                 if s.units.is_empty() {
                     "no units found".to_owned()

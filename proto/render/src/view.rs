@@ -28,7 +28,7 @@ pub(crate) struct StageView {
 
 impl StageView {
     pub fn number(&self) -> u32 {
-        self.index + 1
+        self.index.saturating_add(1)
     }
 }
 
