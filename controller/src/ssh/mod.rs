@@ -10,6 +10,7 @@
 //! [`OpenError`], which the application maps to an exit code.
 
 pub mod auth;
+pub mod command;
 pub mod config;
 pub mod connect;
 pub mod exec;
