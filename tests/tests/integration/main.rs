@@ -5,7 +5,7 @@
 
 mod agent;
 mod controller;
-mod deploy;
+mod install;
 mod nix;
 mod schema;
 mod smoke;
