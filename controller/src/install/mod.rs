@@ -21,6 +21,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::Mutex;
 
 use crate::error::CtlError;
+use crate::remote::RemoteFailure;
 use crate::session::SessionError;
 use crate::ssh::command::CommandError;
 use crate::ssh::config::Target;
@@ -101,6 +102,20 @@ fn manual_hint(error: &InstallError, sudoers_line: &str, agent_path: &str) -> St
             ". Run the install from a terminal (it asks for sudo's password once), or have an \
              admin put the agent at {agent_path} and add this sudoers rule:\n  {sudoers_line}"
         ),
+        InstallError::NoAnswer {
+            source: SessionError::Remote(failure),
+        } if matches!(
+            **failure,
+            RemoteFailure::SudoPassword { .. } | RemoteFailure::SudoNotPermitted { .. }
+        ) =>
+        {
+            format!(
+                ". The rule `{sudoers_line}` is in place, but a rule sudo reads after it wins \
+                 (sudoers applies the last match; /etc/sudoers.d is read in file name order): \
+                 move the user's other rule before {SUDOERS_FILE}, e.g. into /etc/sudoers above \
+                 its @includedir line"
+            )
+        }
         _ => String::new(),
     }
 }
