@@ -164,7 +164,7 @@ fn install_puts_the_agent_and_its_exact_rule_on_a_bare_host_and_again_changes_no
 
 #[test]
 fn install_of_another_build_while_a_run_goes_on_lets_the_run_finish() {
-    let hosts = bare_host("in-upgrade", 2.0);
+    let hosts = bare_host("in-upgrade", 3.0);
     let out = install(&hosts, &agent_binary());
     assert_eq!(code(&out), 0, "{}", show(&out));
 
@@ -177,13 +177,7 @@ fn install_of_another_build_while_a_run_goes_on_lets_the_run_finish() {
         .expect("start a run");
     // Wait until the run is under way on the host.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !hosts
-        .ssh_ok(
-            "h1",
-            "systemctl list-units --no-legend --state=active 'sanoid*' || true",
-        )
-        .contains("sanoid")
-    {
+    while !text(&run(ctl(&hosts).args(["status", "h1"])).stdout).contains(" is running") {
         assert!(Instant::now() < deadline, "the run did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -197,12 +191,15 @@ fn install_of_another_build_while_a_run_goes_on_lets_the_run_finish() {
         "{}",
         show(&out)
     );
-    let json_sum = sha256(&upgrade);
     assert!(
         hosts
             .ssh_ok("h1", &format!("sha256sum {AGENT_PATH}"))
-            .starts_with(&json_sum),
+            .starts_with(&sha256(&upgrade)),
         "the new build is not in place"
+    );
+    assert!(
+        text(&run(ctl(&hosts).args(["status", "h1"])).stdout).contains(" is running"),
+        "the run ended before the upgrade: the test proves nothing"
     );
 
     let deadline = Instant::now() + CTL_TIMEOUT;
