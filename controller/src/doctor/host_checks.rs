@@ -8,7 +8,7 @@ use std::time::Duration;
 use backup_orchestrator_proto::event::PreflightCheck;
 use backup_orchestrator_render::{Check, error_chain, preflight_failure};
 
-use crate::install::{DEFAULT_AGENT_PATH, lists_rule};
+use crate::install::DEFAULT_AGENT_PATH;
 use crate::remote::RemoteContext;
 use crate::ssh::command::{self, CommandOutput};
 use crate::ssh::connect::Connection;
@@ -110,9 +110,7 @@ fn find_rule(listing: &str, agent_path: &str) -> RuleFound {
         matches.then(|| path.to_owned())
     });
     if let Some(path) = candidates.into_iter().next() {
-        if lists_rule(listing, &path) {
-            return RuleFound::Exact(path);
-        }
+        return RuleFound::Exact(path);
     }
     match listing
         .lines()

@@ -194,7 +194,7 @@ async fn hello(connection: Arc<Connection>, job: &HostInstall) -> Result<String,
 }
 
 /// Whether `sudo -l` output lists exactly `(root) NOPASSWD: AGENT_PATH serve`.
-pub fn lists_rule(listing: &str, agent_path: &str) -> bool {
+fn lists_rule(listing: &str, agent_path: &str) -> bool {
     let wanted = format!("(root) NOPASSWD: {agent_path} serve");
     listing.lines().any(|line| line.trim() == wanted)
 }

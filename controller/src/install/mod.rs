@@ -28,8 +28,6 @@ use crate::ssh::config::Target;
 use crate::ssh::connect::ConnectError;
 use host::{HostInstall, install_host};
 
-pub use host::lists_rule;
-
 /// Where `install` puts the agent when `--agent-path` is not an absolute path. sudo's default
 /// secure_path includes /usr/local/bin, so runs find it as plain `backup-orchestrator`.
 pub const DEFAULT_AGENT_PATH: &str = "/usr/local/bin/backup-orchestrator";

@@ -239,7 +239,10 @@ fn install_for_a_user_whose_sudo_wants_a_password_asks_on_a_terminal_only() {
     // sudoers applies the last matching rule, and reads /etc/sudoers.d in name order: needpw's
     // broad password rule goes before the drop-in, where a stock Debian host has its
     // `%sudo ALL=(ALL:ALL) ALL` (in /etc/sudoers, above @includedir).
-    hosts.ssh_ok("h1", "sudo -n mv /etc/sudoers.d/bo-needpw /etc/sudoers.d/00-needpw");
+    hosts.ssh_ok(
+        "h1",
+        "sudo -n mv /etc/sudoers.d/bo-needpw /etc/sudoers.d/00-needpw",
+    );
 
     let out = run(ctl(&hosts)
         .args(["-l", "needpw", "install", "h1", "--agent-binary"])
