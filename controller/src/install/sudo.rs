@@ -111,11 +111,10 @@ impl Sudo {
         let output = match self {
             Sudo::Passwordless => command::run(connection, &line, None, timeout).await,
             Sudo::Password(password) => {
-                let mut input = Zeroizing::new(format!("{}\n", password.as_str()).into_bytes());
+                // Wiped when dropped, like the password itself.
+                let input = Zeroizing::new(format!("{}\n", password.as_str()).into_bytes());
                 let mut stdin: &[u8] = input.as_slice();
-                let output = command::run(connection, &line, Some(&mut stdin), timeout).await;
-                input.iter_mut().for_each(|b| *b = 0);
-                output
+                command::run(connection, &line, Some(&mut stdin), timeout).await
             }
         };
         output.map_err(InstallError::from)
