@@ -127,6 +127,15 @@ fn install_puts_the_agent_and_its_exact_rule_on_a_bare_host_and_again_changes_no
         "{}",
         show(&out)
     );
+    let out = run(ctl(&hosts)
+        .args(["--json", "install", "h1", "--agent-binary"])
+        .arg(agent_binary()));
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("install JSON");
+    assert_eq!(json[0]["host"], "h1");
+    assert_eq!(json[0]["result"], "already_installed");
+    assert_eq!(json[0]["agent_changed"], false);
+    assert_eq!(json[0]["sha256"], sha256(&agent_binary()).as_str());
     assert_eq!(
         hosts.ssh_ok("h1", &format!("stat -c %Y.%Z {AGENT_PATH}")),
         mtime
