@@ -134,6 +134,10 @@ fn install_puts_the_agent_and_its_exact_rule_on_a_bare_host_and_again_changes_no
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("install JSON");
     assert_eq!(json[0]["host"], "h1");
     assert_eq!(json[0]["result"], "already_installed");
+    eprintln!(
+        "install on an installed host took {} ms",
+        json[0]["duration_ms"]
+    );
     assert_eq!(json[0]["agent_changed"], false);
     assert_eq!(json[0]["sha256"], sha256(&agent_binary()).as_str());
     assert_eq!(
