@@ -5,6 +5,8 @@
 //!  attach HOST: resolve ─────────────▶ fleet of one: connect+Hello ─▶ Attach ─▶ follow (reconnect) ─▶ exit = verdict
 //!  status HOST: resolve ─────────────▶ connect+Hello ─▶ Status ─▶ print
 //!  cancel HOST: resolve ─────────────▶ connect+Hello ─▶ Cancel ─▶ print
+//!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
+//!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
 //!                        Ctrl-C anywhere: drop the sessions (the runs go on), exit 130
 //! ```
 //!
@@ -25,7 +27,8 @@ use crate::fleet::{self, HostJob};
 use crate::hints::Hints;
 use crate::one_reply::{self, AnswerPrinter};
 use crate::ssh::SshConnector;
-use crate::ssh::config::{self, Environment, Overrides};
+use crate::ssh::config::{self, Environment, Overrides, Target};
+use crate::{doctor, install};
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
 pub fn run(cli: Cli) -> Result<i32, CtlError> {
@@ -41,6 +44,21 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         }
         Action::SshConfig { host } => ssh_config(&host, &options),
         Action::DebugRender { delay_ms } => debug_render(&options, delay_ms),
+        Action::Install {
+            targets,
+            agent_binary,
+        } => {
+            let targets = resolve_all(&targets, &options)?;
+            let mode = output_mode(&options);
+            let work = install::run(targets, agent_binary.as_deref(), &options.agent_path, mode);
+            block_on(until_ctrl_c(work, "install"))
+        }
+        Action::Doctor { targets } => {
+            check_options(&options)?;
+            let targets = resolve_all(&targets, &options)?;
+            let work = doctor::run(targets, &options.agent_path, output_mode(&options));
+            block_on(until_ctrl_c(work, "doctor"))
+        }
         Action::Run { host } => {
             check_options(&options)?;
             let target = Resolved::new(&host, &options)?;
@@ -138,6 +156,28 @@ fn overrides(options: &GlobalOptions) -> Overrides {
     }
 }
 
+/// Resolves every target (`install`, `doctor`).
+fn resolve_all(hosts: &[String], options: &GlobalOptions) -> Result<Vec<Target>, CtlError> {
+    hosts.iter().map(|host| resolve(host, options)).collect()
+}
+
+fn resolve(host: &str, options: &GlobalOptions) -> Result<Target, CtlError> {
+    let target = config::resolve(host, &overrides(options), &Environment::from_process())?;
+    tracing::debug!(?target, "resolved");
+    Ok(target)
+}
+
+/// Runs `work` until it ends or Ctrl-C (exit 130: what was done on the hosts stays done).
+async fn until_ctrl_c(
+    work: impl std::future::Future<Output = Result<i32, CtlError>>,
+    what: &str,
+) -> Result<i32, CtlError> {
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => Err(CtlError::Interrupted { host: what.to_owned(), attach_hint: None }),
+    }
+}
+
 /// `ssh-config HOST`: the resolved settings on stdout; what would be refused is the error.
 fn ssh_config(host: &str, options: &GlobalOptions) -> Result<i32, CtlError> {
     let resolved = config::inspect(host, &overrides(options), &Environment::from_process())?;
@@ -161,8 +201,7 @@ struct Resolved {
 
 impl Resolved {
     fn new(host: &str, options: &GlobalOptions) -> Result<Resolved, CtlError> {
-        let target = config::resolve(host, &overrides(options), &Environment::from_process())?;
-        tracing::debug!(?target, "resolved");
+        let target = resolve(host, options)?;
         Ok(Resolved {
             hints: Hints::new(options, host, &target.label),
             connector: SshConnector::new(target, &options.agent_path),

@@ -167,6 +167,21 @@ pub enum Command {
         #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
         host: String,
     },
+    /// Install or upgrade the agent and its sudo rule on hosts over SSH (asks for sudo's password
+    /// once per host when needed). Default --agent-path here: /usr/local/bin/backup-orchestrator.
+    Install {
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
+        /// The agent binary to upload [default: backup-orchestrator next to this executable].
+        #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+        agent_binary: Option<PathBuf>,
+    },
+    /// Check what a run needs on hosts (SSH, sudo rule, agent, plan, NAS mounts, D-Bus) and say
+    /// how to fix what fails.
+    Doctor {
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
+    },
     /// Drive the progress display with made-up events (for testing the display).
     #[command(hide = true)]
     DebugRender {
@@ -186,13 +201,35 @@ pub enum Command {
 /// What to do, once the command line is understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Run { host: String },
-    Attach { host: String },
-    Status { host: String },
-    Cancel { host: String, stop_units: bool },
-    SshConfig { host: String },
-    DebugRender { delay_ms: u64 },
-    Completions { shell: clap_complete::Shell },
+    Run {
+        host: String,
+    },
+    Attach {
+        host: String,
+    },
+    Status {
+        host: String,
+    },
+    Cancel {
+        host: String,
+        stop_units: bool,
+    },
+    SshConfig {
+        host: String,
+    },
+    Install {
+        targets: Vec<String>,
+        agent_binary: Option<PathBuf>,
+    },
+    Doctor {
+        targets: Vec<String>,
+    },
+    DebugRender {
+        delay_ms: u64,
+    },
+    Completions {
+        shell: clap_complete::Shell,
+    },
     Man,
 }
 
@@ -224,6 +261,19 @@ impl Cli {
                 stop_units: *stop_units,
             },
             (Some(Command::SshConfig { host }), _) => Action::SshConfig { host: host.clone() },
+            (
+                Some(Command::Install {
+                    targets,
+                    agent_binary,
+                }),
+                _,
+            ) => Action::Install {
+                targets: targets.clone(),
+                agent_binary: agent_binary.clone(),
+            },
+            (Some(Command::Doctor { targets }), _) => Action::Doctor {
+                targets: targets.clone(),
+            },
             (Some(Command::DebugRender { delay_ms }), _) => Action::DebugRender {
                 delay_ms: *delay_ms,
             },
@@ -310,6 +360,26 @@ mod tests {
     #[test]
     fn cli_accepts_no_confirm_as_an_alias_of_yes() {
         assert!(parse(&["--no-confirm", "forge"]).unwrap().options.yes);
+    }
+
+    #[test]
+    fn cli_parses_install_and_doctor_with_several_targets() {
+        let cli = parse(&["install", "h1", "h2", "--agent-binary", "/tmp/agent"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::Install {
+                targets: vec!["h1".into(), "h2".into()],
+                agent_binary: Some("/tmp/agent".into()),
+            }
+        );
+        let cli = parse(&["doctor", "h1", "--json"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::Doctor {
+                targets: vec!["h1".into()]
+            }
+        );
+        assert!(parse(&["install"]).is_err());
     }
 
     #[test]

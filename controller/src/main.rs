@@ -8,7 +8,8 @@
 //! ```text
 //!  main ─▶ app (the commands; confirm, hints)
 //!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
-//!           └─▶ one_reply (status, cancel)
+//!           ├─▶ one_reply (status, cancel)
+//!           └─▶ install, doctor: a task per host over ssh::command (and a Hello at the end)
 //!  reconnect (follow a run across lost connections) ─▶ feed (host-keyed messages)
 //!  error (CtlError: every exit code, in one match)
 //!  ssh (config, connect, exec) ─▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
@@ -20,10 +21,12 @@
 mod app;
 mod cli;
 mod confirm;
+mod doctor;
 mod error;
 mod feed;
 mod fleet;
 mod hints;
+mod install;
 mod one_reply;
 mod reconnect;
 mod remote;

@@ -100,7 +100,7 @@ pub enum RemoteFailure {
         "{host}: the agent `{agent_path}` is not installed, or not on sudo's PATH ({said}).\n\
          Install it as the README's \"Installing the agent\" section describes: on NixOS, import \
          ansible-free-deploy/module.nix and set services.backup-orchestrator.enable = true; \
-         elsewhere, run ansible-free-deploy/install-over-ssh {host}. Or pass --agent-path with the \
+         elsewhere, run `backup-orchestrator-ctl install {host}`. Or pass --agent-path with the \
          agent's absolute path on the host."
     )]
     AgentMissing {
@@ -108,14 +108,17 @@ pub enum RemoteFailure {
         agent_path: String,
         said: String,
     },
-    #[error("{host}: {source}")]
+    #[error(
+        "{host}: {source}; to bring the agent to this version: backup-orchestrator-ctl install {host}"
+    )]
     Incompatible {
         host: String,
         #[source]
         source: Incompatibility,
     },
     #[error(
-        "{host}: the agent ({agent}) does not support `{capability}`; upgrade the agent on {host}"
+        "{host}: the agent ({agent}) does not support `{capability}`; upgrade the agent on {host}: \
+         backup-orchestrator-ctl install {host}"
     )]
     MissingCapability {
         host: String,
@@ -351,6 +354,10 @@ mod tests {
                 "{stderr}: {message}"
             );
             assert!(message.contains("Installing the agent"), "{message}");
+            assert!(
+                message.contains("backup-orchestrator-ctl install forge"),
+                "{message}"
+            );
             assert!(message.contains("--agent-path"), "{message}");
         }
     }

@@ -163,6 +163,11 @@ async fn wait_exit(exit: &mut watch::Receiver<RemoteExit>) -> RemoteExit {
 }
 
 impl Session {
+    /// What the agent calls itself in its Hello (`backup-orchestrator 0.1.0`).
+    pub fn peer_software(&self) -> &str {
+        &self.peer.software
+    }
+
     /// Refuses early when the agent lacks a capability the request needs.
     pub fn require(&self, capability: &str) -> Result<(), SessionError> {
         if self.peer.has_capability(capability) {

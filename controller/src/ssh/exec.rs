@@ -1,4 +1,5 @@
-//! Running `sudo -n AGENT serve` in an exec channel, as an [`AgentChannel`]: [`spawn_agent`].
+//! Running `sudo -n AGENT serve` in an exec channel, as an [`AgentChannel`]: [`spawn_agent`]; and
+//! any other command on a shared connection the same way: [`spawn_command`].
 //!
 //! russh's `into_stream()` and `make_reader()` drop stderr and the exit status, which are exactly
 //! what tells "sudo wants a password" from "agent not installed". So one task demultiplexes the
@@ -14,7 +15,11 @@
 //! stdout's EOF comes only after the exit status is recorded, so whoever sees the stream end can
 //! read why. No PTY is requested: the protocol is binary, and sudo must not find a terminal.
 
-use russh::{ChannelMsg, ChannelReadHalf};
+use std::any::Any;
+use std::sync::Arc;
+
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg, ChannelReadHalf};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
 
@@ -49,6 +54,26 @@ pub async fn spawn_agent(
     command: &str,
     deadline: &Deadline,
 ) -> Result<AgentChannel, ConnectError> {
+    let channel = open_exec(&connection, command, deadline).await?;
+    Ok(streams(channel, Box::new(connection)))
+}
+
+/// Runs `command` in a new channel of a shared `connection` (a connection that runs several
+/// commands, as `install` and `doctor` do); the channel keeps the connection alive.
+pub async fn spawn_command(
+    connection: &Arc<Connection>,
+    command: &str,
+    deadline: &Deadline,
+) -> Result<AgentChannel, ConnectError> {
+    let channel = open_exec(connection, command, deadline).await?;
+    Ok(streams(channel, Box::new(Arc::clone(connection))))
+}
+
+async fn open_exec(
+    connection: &Connection,
+    command: &str,
+    deadline: &Deadline,
+) -> Result<Channel<Msg>, ConnectError> {
     let address = connection.address.clone();
     let exec_error = |source: russh::Error| ConnectError::Exec {
         address: address.clone(),
@@ -71,17 +96,22 @@ pub async fn spawn_agent(
         )
         .await?
         .map_err(exec_error)?;
+    Ok(channel)
+}
+
+/// The channel's streams, demultiplexed by a task; `keep_alive` lives as long as they do.
+fn streams(channel: Channel<Msg>, keep_alive: Box<dyn Any + Send>) -> AgentChannel {
     let (read_half, write_half) = channel.split();
     let stdin = write_half.make_writer();
     let (pipe_in, pipe_out) = tokio::io::duplex(PIPE_CAPACITY);
     let (exit_tx, exit_rx) = watch::channel(RemoteExit::default());
     tokio::spawn(demultiplex(read_half, pipe_in, exit_tx));
-    Ok(AgentChannel {
+    AgentChannel {
         stdout: Box::new(pipe_out),
         stdin: Box::new(stdin),
         exit: exit_rx,
-        keep_alive: Box::new((connection, write_half)),
-    })
+        keep_alive: Box::new((keep_alive, write_half)),
+    }
 }
 
 /// Sorts the channel's messages until it closes.

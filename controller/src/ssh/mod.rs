@@ -14,6 +14,7 @@
 
 pub mod algorithms;
 pub mod auth;
+pub mod command;
 pub mod config;
 pub mod connect;
 pub mod dump;

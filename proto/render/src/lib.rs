@@ -8,7 +8,8 @@
 //!
 //! This crate is the one place that turns events into words: the run's lines and final report, the
 //! controller's `status` and `cancel` answers ([`status_text`], [`cancelled_text`]), its
-//! confirmation question ([`confirm_prompt`]), and errors with their sources ([`error_chain()`]).
+//! confirmation question ([`confirm_prompt`]), its `install` lines and `doctor` checklist
+//! ([`install_line`], [`doctor_text`]), and errors with their sources ([`error_chain()`]).
 //! Both binaries follow its broken-pipe policy ([`PipeState`]: a closed reader ends the output,
 //! never the work, and never changes the exit code).
 //!
@@ -54,8 +55,10 @@ mod answers;
 mod bars;
 mod confirm;
 mod demo;
+mod doctor;
 mod error_chain;
 mod format;
+mod install;
 mod journal;
 mod json;
 mod lines;
@@ -74,7 +77,9 @@ pub use answers::{NOTHING_TO_CANCEL, cancelled_json, cancelled_text, status_json
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
 pub use confirm::confirm_prompt;
 pub use demo::demo_events;
+pub use doctor::{Check, CheckStatus, HostChecklist, doctor_json, doctor_text};
 pub use error_chain::error_chain;
+pub use install::{InstallReport, InstallResult, install_json, install_line};
 pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
 pub use mode::{OutputMode, RenderOptions};

@@ -5,8 +5,8 @@
 
 mod agent;
 mod controller;
-mod deploy;
 mod faults;
+mod install;
 mod nix;
 mod schema;
 mod smoke;
