@@ -15,19 +15,24 @@ pub async fn status(global: &GlobalArgs) -> Result<i32, CliError> {
     let host = Host::connect()
         .await
         .map_err(|e| CliError::could_not_run(&e))?;
-    let report = host
+    let status = host
         .status()
         .await
         .map_err(|e| CliError::could_not_run(&e))?;
+    let report = &status.report;
     let text = if global.json {
-        let mut json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        let mut json = serde_json::to_string_pretty(report).unwrap_or_default();
         json.push('\n');
         json
     } else if global.quiet {
         String::new()
     } else {
-        agent_status_text(&report)
+        agent_status_text(report)
     };
+    // The JSON keeps its schema: the warning goes to stderr in every mode.
+    if let Some(incomplete) = &status.log_incomplete {
+        tracing::warn!("{incomplete}");
+    }
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())

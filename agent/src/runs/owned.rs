@@ -129,7 +129,7 @@ pub async fn run_owned(
     if let Err(e) = runlog::write_summary(&summary_path, &summary) {
         tracing::error!("{}", error_chain(&e));
     }
-    match sink.error.take() {
+    match sink.incomplete() {
         Some(e) => Err(OwnedRunError::Append(e)),
         None => Ok(()),
     }

@@ -62,6 +62,7 @@ pub use host_answers::{
 };
 pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
+pub use lines::log_incomplete_text;
 pub use mode::{OutputMode, RenderOptions};
 pub use preflight::preflight_failure;
 pub use preview::run_preview;

@@ -129,7 +129,10 @@ pub(crate) fn event_lines(view: &RunView, envelope: &Envelope) -> Vec<Line> {
         Event::UnitFinished(u) => unit_finished(view, u),
         Event::UnitTimedOut(u) => vec![unit_timed_out(u)],
         Event::Log(log) => vec![Line::new(log.level, log.message.clone())],
-        Event::LogIncomplete(gap) => vec![Line::error(log_incomplete(view, gap))],
+        Event::LogIncomplete(gap) => vec![Line::error(log_incomplete_text(
+            view.host().unwrap_or("the host"),
+            gap,
+        ))],
         Event::RunFinished(_) => Vec::new(),
         Event::Unknown => vec![Line::debug(format!(
             "Ignored event {} of a kind this version does not know (newer agent?)",
@@ -139,9 +142,8 @@ pub(crate) fn event_lines(view: &RunView, envelope: &Envelope) -> Vec<Line> {
 }
 
 /// `event log incomplete on forge: No space left on device (os error 28); 3 events were not
-/// written (they are in the host's journal)`.
-fn log_incomplete(view: &RunView, gap: &LogIncomplete) -> String {
-    let host = view.host().unwrap_or("the host");
+/// written (they are in the host's journal: …)`, for the event and for `status`.
+pub fn log_incomplete_text(host: &str, gap: &LogIncomplete) -> String {
     let events = if gap.lost_events == 1 {
         "event was"
     } else {
