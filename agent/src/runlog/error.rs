@@ -13,6 +13,24 @@ pub enum RunLogError {
         #[source]
         source: io::Error,
     },
+    /// The state directory (or a run's) is not safe for root to write in.
+    #[error(
+        "use {dir}: {reason} (owner uid {uid}, group gid {gid}, mode {mode:04o}); it must be a \
+         directory owned by uid {expected_uid} that group and others cannot write to: \
+         chown {expected_uid}:0 {dir} && chmod 0750 {dir}",
+        dir = path.display()
+    )]
+    UnsafeDir {
+        path: PathBuf,
+        reason: &'static str,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        expected_uid: u32,
+    },
+    /// A new run's directory exists already (an id collision): never reused.
+    #[error("create {}: a run with this id exists already", path.display())]
+    RunExists { path: PathBuf },
     /// The log cannot be read past `events` whole events: damaged (see `reader.rs`).
     #[error(
         "event log incomplete on {host}: {} is unreadable after {events} events (byte {offset})",

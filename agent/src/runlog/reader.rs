@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use backup_orchestrator_proto::{Envelope, MessageCodec};
@@ -16,6 +15,7 @@ use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
 use super::error::RunLogError;
+use super::state_dir::open_nofollow;
 use crate::identity::hostname;
 
 const CHUNK: usize = 8 * 1024;
@@ -40,10 +40,7 @@ pub struct LogReader {
 impl LogReader {
     /// Opens `path` for reading; a symlink is refused (the state directory holds none).
     pub fn open(path: &Path) -> Result<LogReader, RunLogError> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
+        let file = open_nofollow(std::fs::OpenOptions::new().read(true), path)
             .map_err(RunLogError::io("open", path))?;
         Ok(LogReader {
             file,

@@ -24,6 +24,7 @@ use backup_orchestrator_proto::event::LogIncomplete;
 use backup_orchestrator_proto::{Envelope, Event, Summary};
 
 use super::error::RunLogError;
+use super::state_dir::open_nofollow;
 
 /// Wraps events in [`Envelope`]s: `seq` from 0 without gaps, the wall clock, the time since the
 /// run started.
@@ -99,11 +100,7 @@ impl LogWriter<File> {
     /// Opens (creating if needed) the events file for appending, without following a symlink;
     /// `started` is the run's start.
     pub fn open(path: &Path, started: Instant) -> Result<LogWriter<File>, RunLogError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
+        let file = open_nofollow(OpenOptions::new().create(true).append(true), path)
             .map_err(RunLogError::io("open", path))?;
         let len = file
             .metadata()
@@ -181,11 +178,10 @@ impl<F: AppendFile> LogWriter<F> {
     }
 
     fn frame(&self, envelope: &Envelope) -> Result<Vec<u8>, RunLogError> {
-        encode_frame(envelope)
-            .map_err(|source| RunLogError::Frame {
-                path: self.path.clone(),
-                source,
-            })
+        encode_frame(envelope).map_err(|source| RunLogError::Frame {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
@@ -195,14 +191,15 @@ pub fn write_summary(path: &Path, summary: &Summary) -> Result<(), RunLogError> 
     let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
     json.push(b'\n');
     let tmp = path.with_extension("json.tmp");
-    let written = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .and_then(|mut file| file.write_all(&json));
+    let written = open_nofollow(
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o640),
+        &tmp,
+    )
+    .and_then(|mut file| file.write_all(&json));
     if let Err(e) = written {
         // A full disk leaves a partial temporary file: not worth keeping.
         let _ = fs::remove_file(&tmp);

@@ -72,8 +72,17 @@ impl Host {
         plan: &Plan,
         stop_units_on_timeout: bool,
     ) -> Result<String, StartError> {
-        let run_id = runlog::new_run_id(std::time::SystemTime::now());
-        self.layout.prepare(&run_id)?;
+        // A new id for a collision (two runs in one second with the same random suffix): the
+        // directory is created exclusively, so a live run's log is never reused.
+        let mut attempt = 0;
+        let run_id = loop {
+            let run_id = runlog::new_run_id(std::time::SystemTime::now());
+            match self.layout.prepare(&run_id) {
+                Ok(_) => break run_id,
+                Err(RunLogError::RunExists { .. }) if attempt < 8 => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
         let args = OwnedRunArgs {
             plan: plan.file(),
             stop_units_on_timeout,
