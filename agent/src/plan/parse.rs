@@ -208,16 +208,19 @@ fn stage(raw: RawStage) -> Result<Stage, SpanError> {
             format!("stage `{name}` has no units: list at least one unit name or pattern"),
         ));
     }
-    let patterns = |list: Vec<Spanned<String>>| {
+    let patterns = |list: Vec<Spanned<String>>, services_only: bool| {
         list.into_iter()
             .map(|p| {
                 pattern::validate(p.get_ref()).map_err(|m| at(p.span(), m))?;
+                if services_only {
+                    pattern::require_service(p.get_ref()).map_err(|m| at(p.span(), m))?;
+                }
                 Ok(p.into_inner())
             })
             .collect::<Result<Vec<_>, SpanError>>()
     };
-    let units = patterns(raw.units.into_inner())?;
-    let exclude = patterns(raw.exclude)?;
+    let units = patterns(raw.units.into_inner(), true)?;
+    let exclude = patterns(raw.exclude, false)?;
     let parallel = match raw.parallel {
         None => DEFAULT_PARALLEL,
         Some(p) => u32::try_from(*p.get_ref()).map_err(|_| {
