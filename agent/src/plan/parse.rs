@@ -22,6 +22,19 @@ pub enum PlanError {
         #[source]
         source: io::Error,
     },
+    /// Running as root, a plan file someone else could write (see `trust.rs`).
+    #[error(
+        "refuse plan file {}: {reason} (owner uid {uid}, mode {mode:04o}); as root the agent \
+         reads only a plan that root owns and group and others cannot write, in directories \
+         the same (e.g. chown root:root FILE && chmod 0644 FILE)",
+        path.display()
+    )]
+    Untrusted {
+        path: PathBuf,
+        reason: &'static str,
+        uid: u32,
+        mode: u32,
+    },
     /// Malformed or invalid: `/etc/backup-orchestrator/plan.toml:7:1: unknown field …`.
     #[error("{file}:{line}:{column}: {message}")]
     Invalid {

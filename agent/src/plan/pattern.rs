@@ -133,7 +133,14 @@ mod tests {
     #[test]
     fn only_service_patterns_are_units() {
         assert!(require_service("syncoid-*.service").is_ok());
-        for bad in ["multi-user.target", "x.socket", "x.timer", "syncoid-*", "*.serv*", "a"] {
+        for bad in [
+            "multi-user.target",
+            "x.socket",
+            "x.timer",
+            "syncoid-*",
+            "*.serv*",
+            "a",
+        ] {
             assert!(require_service(bad).is_err(), "{bad}");
         }
     }

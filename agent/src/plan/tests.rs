@@ -318,7 +318,10 @@ fn plan_refuses_a_unit_that_is_not_a_service_with_its_position() {
         "{e}"
     );
     let e = error_of("[[stage]]\nname = \"a\"\nunits = [\"backup-*\"]\n");
-    assert!(e.contains(":3:10: a plan starts .service units only"), "{e}");
+    assert!(
+        e.contains(":3:10: a plan starts .service units only"),
+        "{e}"
+    );
     // Excludes may name anything: they only take units away.
     let text = "[[stage]]\nname = \"a\"\nunits = [\"b-*.service\"]\nexclude = [\"*info*\"]\n";
     assert!(Plan::parse(text, FILE).is_ok());
