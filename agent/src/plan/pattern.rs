@@ -55,6 +55,16 @@ pub fn require_service(pattern: &str) -> Result<(), String> {
     ))
 }
 
+/// A glob matching exactly the literal unit name `unit` (its first character in brackets), for a
+/// lookup that, unlike a literal, does not keep a name the host lacks (see [`resolve_units`]).
+pub fn exact_glob(unit: &str) -> String {
+    let mut chars = unit.chars();
+    match chars.next() {
+        Some(first) => format!("[{first}]{}", chars.as_str()),
+        None => String::new(),
+    }
+}
+
 /// A stage's units: every candidate that `patterns` match and `exclude` does not, plus every
 /// literal (non-glob) name in `patterns` even when the host has no such unit (its start then
 /// fails, so a missing backup unit is a failure, not a silent omission). Template units are
@@ -128,6 +138,15 @@ mod tests {
             "restic-backup-[ab]?.service",
             "restic-backup-c1.service"
         ));
+    }
+
+    #[test]
+    fn exact_glob_matches_only_its_name() {
+        let glob = exact_glob("sanoid.service");
+        assert!(is_glob(&glob));
+        assert!(matches(&glob, "sanoid.service"));
+        assert!(!matches(&glob, "xanoid.service"));
+        assert!(resolve_units(&[glob], &[], []).is_empty());
     }
 
     #[test]
