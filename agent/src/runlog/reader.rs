@@ -5,9 +5,14 @@
 //! full disk, or changed by hand. The reader then returns every whole frame before the damage and
 //! reports the rest as [`RunLogError::Damaged`] ("event log incomplete on HOST: …"), once; after
 //! that the log reads as ended. A decode error never reaches the user as such.
+//!
+//! The writer cuts the file back after a failed append (a full disk; see `writer.rs`), possibly
+//! after this reader read the start of the frame that failed. So a partial frame is never kept
+//! across reads: each read starts again at the end of the last whole frame, and sees the file as
+//! it is now.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use backup_orchestrator_proto::{Envelope, MessageCodec};
@@ -60,6 +65,13 @@ impl LogReader {
         }
         if let Some(envelope) = self.decode()? {
             return Ok(Some(envelope));
+        }
+        if !self.buf.is_empty() {
+            // Part of a frame: read it again from its start (it may have been cut away since).
+            self.buf.clear();
+            self.file
+                .seek(SeekFrom::Start(self.offset))
+                .map_err(RunLogError::io("read", &self.path))?;
         }
         if self.fill()? == 0 {
             return Ok(None);
@@ -303,6 +315,29 @@ mod tests {
                 proptest::prop_assert!(text.starts_with("event log incomplete on "), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn reader_rereads_a_frame_the_writer_cut_back_and_wrote_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events");
+        let events = sample(3);
+        let (bytes, ends) = frames(&events);
+        std::fs::write(&path, &bytes[..ends[0] + 5]).unwrap();
+        let mut reader = LogReader::open(&path).unwrap();
+        assert_eq!(reader.next_event().unwrap().as_ref(), Some(&events[0]));
+        assert_eq!(reader.next_event().unwrap(), None);
+        // The append failed and was cut back; then two other whole frames arrive in its place.
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(ends[0] as u64).unwrap();
+        let mut later = sample(3);
+        later[1].event = log("a different, longer event: the marker of the lost ones");
+        let (later_bytes, _) = frames(&later);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&later_bytes[ends[0]..]).unwrap();
+        assert_eq!(reader.next_event().unwrap().as_ref(), Some(&later[1]));
+        assert_eq!(reader.next_event().unwrap().as_ref(), Some(&later[2]));
+        assert_eq!(reader.next_event().unwrap(), None);
     }
 
     #[test]

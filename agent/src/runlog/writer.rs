@@ -4,13 +4,17 @@
 //! frame would follow it, and every reader would stop at the garbage with a decode error. So the
 //! writer keeps the length of the whole frames it wrote, truncates the file back to it when a
 //! write fails (shrinking a file needs no free space), and remembers how many events it dropped.
-//! The next append that succeeds first writes an [`Event::LogIncomplete`] saying so, in the same
-//! `write` as the event. Dropped events get no `seq`, so the numbering stays gap-free.
+//! The next append that succeeds first writes an [`Event::LogIncomplete`] saying so, then the
+//! event. Dropped events get no `seq`, so the numbering stays gap-free. Each frame is its own
+//! `write`, so a partial write never holds a whole frame that a reader could take and that is
+//! then cut away.
 //!
 //! ```text
-//!  append(e) ── gap? ──▶ buf = [LogIncomplete{reason, lost}] + [e] ── write ──▶ ok: len += buf
-//!                                                                    └─ fails ─▶ truncate(len),
-//!                                                                                lost += 1
+//!  append(e) ── gap? ──yes──▶ write [LogIncomplete{reason, lost}] ─┐
+//!               │ no                                               │ ok
+//!               ▼                                                  ▼
+//!            write [e] ── ok: len += frame                    write [e] …
+//!               └─ fails: truncate(len), lost += 1, e dropped
 //! ```
 
 use std::fs::{self, File, OpenOptions};
@@ -131,32 +135,36 @@ impl<F: AppendFile> LogWriter<F> {
                 path: self.path.clone(),
             });
         }
-        let mut bytes = Vec::new();
-        let mut stamped = 0;
         if let Some(gap) = &self.gap {
-            let marker = self.stamper.stamp(Event::LogIncomplete(LogIncomplete {
+            let marker = Event::LogIncomplete(LogIncomplete {
                 reason: gap.reason.clone(),
                 lost_events: gap.lost,
-            }));
-            stamped += 1;
-            bytes.extend(self.frame(&marker)?);
+            });
+            if let Err(e) = self.write_one(marker) {
+                self.count_lost();
+                return Err(e);
+            }
+            self.gap = None;
         }
+        self.write_one(event).inspect_err(|_| self.count_lost())
+    }
+
+    /// Writes one frame in one `write`: a reader never sees a whole frame that is then cut away,
+    /// only, at worst, the start of one (see `reader.rs`).
+    fn write_one(&mut self, event: Event) -> Result<Envelope, RunLogError> {
         let envelope = self.stamper.stamp(event);
-        stamped += 1;
-        bytes.extend(self.frame(&envelope)?);
+        let bytes = self.frame(&envelope)?;
         match self.file.append(&bytes) {
             Ok(()) => {
                 self.len += bytes.len() as u64;
-                self.gap = None;
                 Ok(envelope)
             }
             Err(source) => {
-                self.stamper.unstamp(stamped);
-                let gap = self.gap.get_or_insert(Gap {
+                self.stamper.unstamp(1);
+                self.gap.get_or_insert(Gap {
                     reason: source.to_string(),
                     lost: 0,
                 });
-                gap.lost += 1;
                 if let Err(cut) = self.file.truncate(self.len) {
                     self.closed = true;
                     tracing::error!(
@@ -169,6 +177,13 @@ impl<F: AppendFile> LogWriter<F> {
                     source,
                 })
             }
+        }
+    }
+
+    /// The event just refused is one more lost.
+    fn count_lost(&mut self) {
+        if let Some(gap) = &mut self.gap {
+            gap.lost += 1;
         }
     }
 
