@@ -22,15 +22,13 @@ fn boot(group: &str, units: UnitSet) -> TestHosts {
     )
 }
 
-/// Runs `script` as root on h1 (setup and inspection, not what is under test).
+/// Runs `script` as root on h1 through the harness (setup and inspection, not under test).
 fn root(hosts: &TestHosts, script: &str) -> std::process::Output {
-    hosts.ssh("h1", &format!("sudo -n bash -c {}", shell_quote(script)))
+    hosts.root("h1", script)
 }
 
 fn root_ok(hosts: &TestHosts, script: &str) -> String {
-    let out = root(hosts, script);
-    assert!(out.status.success(), "{script}: {}", show(&out));
-    text(&out.stdout)
+    hosts.root_ok("h1", script)
 }
 
 fn shell_quote(text: &str) -> String {
