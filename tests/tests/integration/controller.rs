@@ -259,7 +259,17 @@ fn controller_exits_3_within_the_timeout_when_the_host_is_unreachable() {
 
 #[test]
 fn controller_exits_3_in_seconds_when_sudo_wants_a_password_or_the_agent_is_missing() {
-    let hosts = boot("ct-sudo", 1, UnitSet::user_plan(0.0));
+    // Broad sudo: under the serve-only rule sudo refuses another agent path as "a password is
+    // required" (answered with the rule to add) before it could say the command is missing.
+    let hosts = TestHosts::up(
+        "ct-sudo",
+        HostSpec {
+            agent: Some(agent_binary()),
+            units: Some(UnitSet::user_plan(0.0)),
+            sudo: Sudo::All,
+            ..HostSpec::new(1)
+        },
+    );
     let started = Instant::now();
     let out = ctl(&hosts, &["-l", "needpw", "--yes", "h1"]);
     assert_eq!(code(&out), 3, "{}", show(&out));
