@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use backup_orchestrator_tests::{HostSpec, PLAN_UNITS, TestHosts, UnitSet, agent_binary};
+use backup_orchestrator_tests::{HostSpec, PLAN_UNITS, Sudo, TestHosts, UnitSet, agent_binary};
 
 use crate::support::{code, show, started_units, text, write_remote_file};
 
@@ -306,4 +306,33 @@ fn check_plan_lists_what_each_pattern_matches_and_refuses_a_target() {
         show(&no_host)
     );
     assert_eq!(started_units(&hosts, "h1"), Vec::<String>::new());
+}
+
+#[test]
+fn serve_only_hosts_let_the_test_user_sudo_nothing_but_serve() {
+    let hosts = TestHosts::up(
+        "bd-sudo",
+        HostSpec {
+            agent: Some(agent_binary()),
+            sudo: Sudo::ServeOnly,
+            ..HostSpec::new(1)
+        },
+    );
+    let allowed = hosts.ssh("h1", "sudo -n -l /usr/local/bin/backup-orchestrator serve");
+    assert_eq!(code(&allowed), 0, "{}", show(&allowed));
+    for other in [
+        "sudo -n true",
+        "sudo -n backup-orchestrator status",
+        "sudo -n backup-orchestrator --yes",
+    ] {
+        let out = hosts.ssh("h1", other);
+        assert_ne!(code(&out), 0, "{other}: {}", show(&out));
+        assert!(
+            text(&out.stderr).contains("a password is required"),
+            "{other}: {}",
+            show(&out)
+        );
+    }
+    // Root for setup comes from the harness.
+    assert_eq!(hosts.root_ok("h1", "id -u").trim(), "0");
 }
