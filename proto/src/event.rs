@@ -38,7 +38,7 @@ pub enum Event {
     UnitFinished(UnitFinished),
     UnitTimedOut(UnitTimedOut),
     Log(Log),
-    /// Events are missing from the log before this one (since protocol 1.1).
+    /// Events are missing from the log before this one (added within 1.0; older readers: `Unknown`).
     LogIncomplete(LogIncomplete),
     RunFinished(RunFinished),
     #[serde(other)]

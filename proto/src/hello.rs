@@ -14,8 +14,9 @@ pub const MAGIC: &str = "backup-orchestrator/wire";
 /// Changelog:
 /// - 1.0: first release. Requests run/attach/status/cancel; events for preflight, stages, units,
 ///   log lines and the run summary.
-/// - 1.1: `Event::LogIncomplete`: events the agent could not write to its log (a full disk).
-pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 1 };
+///   Added since, without a bump (a reader of the first release sees it as `Event::Unknown`):
+///   `Event::LogIncomplete`, events the agent could not write to its log (a full disk).
+pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
 
 /// Capabilities this build offers; a peer uses one only when the other side listed it.
 pub const CAPABILITIES: &[&str] = &["run", "attach", "status", "cancel", "stop-units"];
@@ -171,7 +172,7 @@ mod tests {
             "{message}"
         );
         assert!(
-            message.contains("protocol 1.1 (backup-orchestrator-ctl 0.1.0)"),
+            message.contains("protocol 1.0 (backup-orchestrator-ctl 0.1.0)"),
             "{message}"
         );
         assert!(

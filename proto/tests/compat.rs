@@ -363,8 +363,8 @@ fn compat_current_reader_survives_a_newer_field_and_event_kind() {
 }
 
 #[test]
-fn compat_v1_0_reader_sees_the_events_added_since_as_unknown() {
-    for event in common::events_since_1_1() {
+fn compat_first_release_reader_sees_the_events_added_since_as_unknown() {
+    for event in common::events_added_since_first_release() {
         let envelope = Envelope {
             seq: 7,
             at_ms: 1,

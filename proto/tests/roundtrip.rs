@@ -33,8 +33,8 @@ fn roundtrip_preserves_every_event() {
 }
 
 #[test]
-fn roundtrip_preserves_the_events_added_since_1_0() {
-    let envelopes = common::events_since_1_1()
+fn roundtrip_preserves_the_events_added_since_the_first_release() {
+    let envelopes = common::events_added_since_first_release()
         .into_iter()
         .enumerate()
         .map(|(seq, event)| backup_orchestrator_proto::Envelope {

@@ -136,8 +136,8 @@ pub fn events() -> Vec<Event> {
     ]
 }
 
-/// The events added after 1.0 (an older reader sees them as `Unknown`).
-pub fn events_since_1_1() -> Vec<Event> {
+/// The events added after the first release of 1.0 (its readers see them as `Unknown`).
+pub fn events_added_since_first_release() -> Vec<Event> {
     vec![Event::LogIncomplete(LogIncomplete {
         reason: "No space left on device (os error 28)".into(),
         lost_events: 3,
