@@ -95,6 +95,15 @@ pub enum Command {
         #[arg(long)]
         stop_units: bool,
     },
+    /// Validate a plan (FILE, else --plan, else the default path) and list its stages with the
+    /// units each pattern matches on this host; exit 0, or 64 with file:line:column.
+    CheckPlan {
+        /// The plan file to check.
+        file: Option<PathBuf>,
+        /// Syntax only: do not ask systemd, do not check the file's owner (for a build sandbox).
+        #[arg(long)]
+        no_host: bool,
+    },
     /// The controller's session on stdin/stdout (used by backup-orchestrator-ctl over SSH).
     Serve,
     /// Drive the display with canned events (for testing the renderer).
@@ -144,6 +153,8 @@ pub fn usage_exit_code(e: &clap::Error) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use clap::CommandFactory;
 
     use super::*;
@@ -231,6 +242,23 @@ mod tests {
         assert!(
             matches!(cli.command, Some(Command::RunOwned { run_id }) if run_id == "20251103T120000Z-ab12")
         );
+    }
+
+    #[test]
+    fn cli_parses_check_plan_with_a_file_and_no_host() {
+        let cli = parsed(&["check-plan", "/p.toml", "--no-host"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::CheckPlan { file: Some(f), no_host: true }) if f == Path::new("/p.toml")
+        ));
+        let cli = parsed(&["check-plan"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::CheckPlan {
+                file: None,
+                no_host: false
+            })
+        ));
     }
 
     #[test]

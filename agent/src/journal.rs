@@ -107,6 +107,7 @@ fn event_kind(event: &Event) -> &'static str {
         Event::UnitFinished(_) => "unit_finished",
         Event::UnitTimedOut(_) => "unit_timed_out",
         Event::Log(_) => "log",
+        Event::LogIncomplete(_) => "log_incomplete",
         Event::RunFinished(_) => "run_finished",
         Event::Unknown => "unknown",
     }

@@ -13,7 +13,9 @@ use crate::summary::Summary;
 /// One event with its place in the run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
-    /// 0 for `RunStarted`, then +1 per event: a gap-free order within a run.
+    /// 0 for `RunStarted`, then +1 per event written: a gap-free order within a run. Events the
+    /// agent could not write to its log (a full disk) get no number; a [`LogIncomplete`] says how
+    /// many there were.
     pub seq: u64,
     /// Unix time in milliseconds when the agent emitted the event.
     pub at_ms: u64,
@@ -37,6 +39,8 @@ pub enum Event {
     UnitFinished(UnitFinished),
     UnitTimedOut(UnitTimedOut),
     Log(Log),
+    /// Events are missing from the log before this one (added within 1.0; older readers: `Unknown`).
+    LogIncomplete(LogIncomplete),
     RunFinished(RunFinished),
     #[serde(other)]
     Unknown,
@@ -211,6 +215,16 @@ pub enum LogLevel {
 pub struct Log {
     pub level: LogLevel,
     pub message: String,
+}
+
+/// The agent could not append to its event log (a full disk, an I/O error) and dropped
+/// `lost_events` events before this one; they went to the host's journal only. Written as soon as
+/// the log takes appends again; a log that never does ends without it (and without a summary).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogIncomplete {
+    /// The write error, e.g. `No space left on device (os error 28)`.
+    pub reason: String,
+    pub lost_events: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ pub const MAGIC: &str = "backup-orchestrator/wire";
 /// Changelog:
 /// - 1.0: first release. Requests run/attach/status/cancel; events for preflight, stages, units,
 ///   log lines and the run summary.
+///   Added since, without a bump (a reader of the first release sees it as `Event::Unknown`):
+///   `Event::LogIncomplete`, events the agent could not write to its log (a full disk).
 pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
 
 /// Capabilities this build offers; a peer uses one only when the other side listed it.
@@ -163,7 +165,7 @@ mod tests {
     fn hello_check_names_both_versions_and_the_side_to_upgrade_when_major_differs() {
         let ours = Hello::new(Role::Controller, "backup-orchestrator-ctl 0.1.0");
         let mut theirs = Hello::new(Role::Agent, "backup-orchestrator 2.0.0");
-        theirs.protocol.major = 2;
+        theirs.protocol = ProtocolVersion { major: 2, minor: 0 };
         let message = theirs.check_compatible(&ours).unwrap_err().to_string();
         assert!(
             message.contains("protocol 2.0 (backup-orchestrator 2.0.0)"),

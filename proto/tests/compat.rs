@@ -363,6 +363,20 @@ fn compat_current_reader_survives_a_newer_field_and_event_kind() {
 }
 
 #[test]
+fn compat_first_release_reader_sees_the_events_added_since_as_unknown() {
+    for event in common::events_added_since_first_release() {
+        let envelope = Envelope {
+            seq: 7,
+            at_ms: 1,
+            elapsed_ms: 2,
+            event,
+        };
+        let old: v1::Envelope = decode(&encode_body(&envelope).expect("encode"));
+        assert_eq!((old.seq, old.event), (7, v1::Event::Unknown));
+    }
+}
+
+#[test]
 fn compat_older_reader_sees_unknown_for_a_newer_request() {
     #[derive(Serialize)]
     #[serde(tag = "request", rename_all = "snake_case")]

@@ -33,6 +33,21 @@ fn roundtrip_preserves_every_event() {
 }
 
 #[test]
+fn roundtrip_preserves_the_events_added_since_the_first_release() {
+    let envelopes = common::events_added_since_first_release()
+        .into_iter()
+        .enumerate()
+        .map(|(seq, event)| backup_orchestrator_proto::Envelope {
+            seq: seq as u64,
+            at_ms: 1,
+            elapsed_ms: 2,
+            event,
+        })
+        .collect();
+    roundtrip(envelopes);
+}
+
+#[test]
 fn roundtrip_preserves_every_request() {
     roundtrip(common::requests());
 }

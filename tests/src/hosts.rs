@@ -31,6 +31,19 @@ pub struct HostSpec {
     pub backup_size: Option<String>,
     /// tmpfs size limit at /mnt/nas-postgresql (default 32G).
     pub pg_size: Option<String>,
+    /// What `deploy` may run with sudo.
+    pub sudo: Sudo,
+}
+
+/// `deploy`'s sudo rule on the hosts (`testhosts up --sudo`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sudo {
+    /// Passwordless sudo for everything: install tests, the agent's own CLI.
+    #[default]
+    All,
+    /// Exactly the README's rule: `NOPASSWD: /usr/local/bin/backup-orchestrator serve`. Setup
+    /// that needs root goes through [`TestHosts::root`].
+    ServeOnly,
 }
 
 impl HostSpec {
@@ -97,6 +110,9 @@ impl TestHosts {
         }
         if let Some(size) = &spec.pg_size {
             cmd.args(["--pg-size", size]);
+        }
+        if spec.sudo == Sudo::ServeOnly {
+            cmd.args(["--sudo", "serve"]);
         }
 
         let out = output_with_timeout(&mut cmd, UP_TIMEOUT)
@@ -200,6 +216,41 @@ impl TestHosts {
         assert!(
             out.status.success(),
             "ssh {host} {cmd:?} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `script` with bash as root inside `host`, through the harness (`testhosts exec
+    /// --root`, entered via the host's PID 1), not through `deploy`'s sudo: setup and inspection
+    /// that must work whatever the sudo rule.
+    ///
+    /// # Panics
+    /// If it does not finish within 60 s.
+    pub fn root(&self, host: &str, script: &str) -> Output {
+        let mut cmd = testhosts();
+        cmd.args([
+            "exec",
+            &self.group,
+            host,
+            "--root",
+            "--",
+            "bash",
+            "-c",
+            script,
+        ]);
+        output_with_timeout(&mut cmd, SSH_TIMEOUT)
+            .unwrap_or_else(|timed_out| panic!("root on {host} {script:?}: {timed_out}"))
+    }
+
+    /// Like [`Self::root`], asserting success; returns stdout.
+    pub fn root_ok(&self, host: &str, script: &str) -> String {
+        let out = self.root(host, script);
+        assert!(
+            out.status.success(),
+            "root on {host} {script:?} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),

@@ -32,7 +32,7 @@ mod process;
 mod units;
 
 pub use binaries::{agent_binary, controller_binary};
-pub use hosts::{HostSpec, TestHosts, testhosts_script};
+pub use hosts::{HostSpec, Sudo, TestHosts, testhosts_script};
 pub use process::{TimedOut, output_with_timeout};
 pub use units::{
     EXCLUDED_UNITS, PLAN_UNITS, TRACE_FILE, TraceEvent, TraceKind, UnitSet, excluded_marker,

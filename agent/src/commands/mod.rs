@@ -8,6 +8,7 @@
 //!                                                  (runs::unit) → follow its log (follow.rs)
 //!  attach [RUN_ID]                   attach.rs     follow a run's log from its start
 //!  status | cancel                   status.rs, cancel.rs
+//!  check-plan [FILE] [--no-host]     check_plan.rs validate a plan, list what it matches here
 //!  serve                             serve.rs      the controller's session (runs::session)
 //!  run-owned --run-id ID (hidden)    run_owned.rs  inside the transient unit: engine → event log
 //!  debug-render (hidden)             debug_render.rs
@@ -16,6 +17,7 @@
 
 mod attach;
 mod cancel;
+mod check_plan;
 mod debug_render;
 mod error;
 mod follow;
@@ -77,6 +79,9 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Status) => status::status(global).await,
         Some(Command::Cancel { stop_units }) => cancel::cancel(global, *stop_units).await,
         Some(Command::Serve) => serve::serve(global).await,
+        Some(Command::CheckPlan { file, no_host }) => {
+            check_plan::check_plan(global, file.as_deref(), *no_host).await
+        }
         Some(Command::DebugRender) => debug_render::debug_render(global).await,
         Some(Command::RunOwned { run_id }) => run_owned::run_owned(global, run_id).await,
     }

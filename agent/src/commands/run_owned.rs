@@ -10,7 +10,9 @@ use crate::runs::owned::{OwnedRunError, run_owned as run};
 pub async fn run_owned(global: &GlobalArgs, run_id: &str) -> Result<i32, CliError> {
     match run(run_id, global.plan.as_deref(), global.stop_units_on_timeout).await {
         Ok(()) => Ok(exit_codes::SUCCESS),
-        Err(e @ OwnedRunError::NotARunId { .. }) => Err(CliError::Usage(e.to_string())),
+        Err(e @ (OwnedRunError::NotARunId { .. } | OwnedRunError::NotInRunUnit)) => {
+            Err(CliError::Usage(e.to_string()))
+        }
         Err(OwnedRunError::Plan(e)) => Err(CliError::Plan(e)),
         Err(e) => Err(CliError::could_not_run(&e)),
     }

@@ -16,17 +16,22 @@ pub async fn status(global: &GlobalArgs) -> Result<i32, CliError> {
     let host = Host::connect()
         .await
         .map_err(|e| CliError::could_not_run(&e))?;
-    let report = host
+    let status = host
         .status()
         .await
         .map_err(|e| CliError::could_not_run(&e))?;
+    let report = &status.report;
     let text = if global.json {
-        status_json(&report)
+        status_json(report)
     } else if global.quiet {
         String::new()
     } else {
-        status_text(&hostname(), &report, "backup-orchestrator attach")
+        status_text(&hostname(), report, "backup-orchestrator attach")
     };
+    // The JSON keeps its schema: the warning goes to stderr in every mode.
+    if let Some(incomplete) = &status.log_incomplete {
+        tracing::warn!("{incomplete}");
+    }
     PipeState::default()
         .write(|| std::io::stdout().lock().write_all(text.as_bytes()))
         .map_err(CliError::output)?;

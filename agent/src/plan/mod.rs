@@ -44,6 +44,7 @@
 mod model;
 mod parse;
 pub mod pattern;
+mod trust;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ use backup_orchestrator_proto::event::{PlanOutline, StageOutline};
 
 pub use model::{DiskCheck, Plan, Stage};
 pub use parse::PlanError;
+pub use trust::running_as_root;
 
 /// Where the agent looks for the host's plan.
 pub const DEFAULT_PLAN_PATH: &str = "/etc/backup-orchestrator/plan.toml";
@@ -63,12 +65,16 @@ pub const BUILTIN_SOURCE: &str = "built-in default";
 const GIB: u64 = 1024 * 1024 * 1024;
 
 impl Plan {
-    /// Reads and validates the plan at `path`, which must exist.
+    /// Reads and validates the plan at `path`, which must exist. Running as root, the file must
+    /// be root's alone ([`PlanError::Untrusted`] otherwise; see `trust.rs`).
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        Plan::read(path, trust::running_as_root())
+    }
+
+    /// Like [`Plan::load`]; `enforce_ownership` chooses whether the file's owner and mode are
+    /// checked (`check-plan --no-host` only reads).
+    pub fn read(path: &Path, enforce_ownership: bool) -> Result<Plan, PlanError> {
+        let text = trust::read_trusted(path, enforce_ownership)?;
         Plan::parse(&text, &path.display().to_string())
     }
 

@@ -22,6 +22,19 @@ pub enum PlanError {
         #[source]
         source: io::Error,
     },
+    /// Running as root, a plan file someone else could write (see `trust.rs`).
+    #[error(
+        "refuse plan file {}: {reason} (owner uid {uid}, mode {mode:04o}); as root the agent \
+         reads only a plan that root owns and group and others cannot write, in directories \
+         the same (e.g. chown root:root FILE && chmod 0644 FILE)",
+        path.display()
+    )]
+    Untrusted {
+        path: PathBuf,
+        reason: &'static str,
+        uid: u32,
+        mode: u32,
+    },
     /// Malformed or invalid: `/etc/backup-orchestrator/plan.toml:7:1: unknown field …`.
     #[error("{file}:{line}:{column}: {message}")]
     Invalid {
@@ -208,16 +221,19 @@ fn stage(raw: RawStage) -> Result<Stage, SpanError> {
             format!("stage `{name}` has no units: list at least one unit name or pattern"),
         ));
     }
-    let patterns = |list: Vec<Spanned<String>>| {
+    let patterns = |list: Vec<Spanned<String>>, services_only: bool| {
         list.into_iter()
             .map(|p| {
                 pattern::validate(p.get_ref()).map_err(|m| at(p.span(), m))?;
+                if services_only {
+                    pattern::require_service(p.get_ref()).map_err(|m| at(p.span(), m))?;
+                }
                 Ok(p.into_inner())
             })
             .collect::<Result<Vec<_>, SpanError>>()
     };
-    let units = patterns(raw.units.into_inner())?;
-    let exclude = patterns(raw.exclude)?;
+    let units = patterns(raw.units.into_inner(), true)?;
+    let exclude = patterns(raw.exclude, false)?;
     let parallel = match raw.parallel {
         None => DEFAULT_PARALLEL,
         Some(p) => u32::try_from(*p.get_ref()).map_err(|_| {

@@ -43,6 +43,28 @@ pub fn validate(pattern: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid unit pattern {pattern:?}: {}", e.msg))
 }
 
+/// A plan starts services only: a `.target`, `.socket`, `.timer` … would start whatever it pulls
+/// in (and a target never "finishes" as a service does), so a unit pattern (not an exclude) must
+/// end in the literal `.service`.
+pub fn require_service(pattern: &str) -> Result<(), String> {
+    if pattern.ends_with(".service") {
+        return Ok(());
+    }
+    Err(format!(
+        "a plan starts .service units only: {pattern:?} must end in \".service\""
+    ))
+}
+
+/// A glob matching exactly the literal unit name `unit` (its first character in brackets), for a
+/// lookup that, unlike a literal, does not keep a name the host lacks (see [`resolve_units`]).
+pub fn exact_glob(unit: &str) -> String {
+    let mut chars = unit.chars();
+    match chars.next() {
+        Some(first) => format!("[{first}]{}", chars.as_str()),
+        None => String::new(),
+    }
+}
+
 /// A stage's units: every candidate that `patterns` match and `exclude` does not, plus every
 /// literal (non-glob) name in `patterns` even when the host has no such unit (its start then
 /// fails, so a missing backup unit is a failure, not a silent omission). Template units are
@@ -116,6 +138,30 @@ mod tests {
             "restic-backup-[ab]?.service",
             "restic-backup-c1.service"
         ));
+    }
+
+    #[test]
+    fn exact_glob_matches_only_its_name() {
+        let glob = exact_glob("sanoid.service");
+        assert!(is_glob(&glob));
+        assert!(matches(&glob, "sanoid.service"));
+        assert!(!matches(&glob, "xanoid.service"));
+        assert!(resolve_units(&[glob], &[], []).is_empty());
+    }
+
+    #[test]
+    fn only_service_patterns_are_units() {
+        assert!(require_service("syncoid-*.service").is_ok());
+        for bad in [
+            "multi-user.target",
+            "x.socket",
+            "x.timer",
+            "syncoid-*",
+            "*.serv*",
+            "a",
+        ] {
+            assert!(require_service(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

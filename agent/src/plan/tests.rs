@@ -147,7 +147,7 @@ fn plan_refuses_bad_size() {
 fn plan_refuses_negative_size_and_wrong_type() {
     let base = |v: &str| {
         format!(
-            "[[preflight.disk]]\npath = \"/mnt/x\"\nmin_free = {v}\n[[stage]]\nname = \"a\"\nunits = [\"a\"]\n"
+            "[[preflight.disk]]\npath = \"/mnt/x\"\nmin_free = {v}\n[[stage]]\nname = \"a\"\nunits = [\"a.service\"]\n"
         )
     };
     assert!(error_of(&base("-1")).contains(":3:12: min_free must not be negative"));
@@ -158,7 +158,7 @@ fn plan_refuses_negative_size_and_wrong_type() {
 fn plan_sizes_are_powers_of_1024() {
     let text = |v: &str| {
         format!(
-            "[[preflight.disk]]\npath = \"/x\"\nmin_free = {v}\n[[stage]]\nname = \"a\"\nunits = [\"a\"]\n"
+            "[[preflight.disk]]\npath = \"/x\"\nmin_free = {v}\n[[stage]]\nname = \"a\"\nunits = [\"a.service\"]\n"
         )
     };
     let min = |v: &str| Plan::parse(&text(v), FILE).unwrap().preflight[0].min_free_bytes;
@@ -172,7 +172,7 @@ fn plan_sizes_are_powers_of_1024() {
 
 #[test]
 fn plan_refuses_relative_disk_path() {
-    let text = "[[preflight.disk]]\npath = \"mnt/x\"\nmin_free = \"1G\"\n[[stage]]\nname = \"a\"\nunits = [\"a\"]\n";
+    let text = "[[preflight.disk]]\npath = \"mnt/x\"\nmin_free = \"1G\"\n[[stage]]\nname = \"a\"\nunits = [\"a.service\"]\n";
     assert!(error_of(text).starts_with(&format!(
         "{FILE}:2:8: a preflight disk path must be absolute"
     )));
@@ -242,9 +242,9 @@ fn plan_refuses_stage_without_units() {
 
 #[test]
 fn plan_refuses_stage_without_name() {
-    let e = error_of("[[stage]]\nunits = [\"a\"]\n");
+    let e = error_of("[[stage]]\nunits = [\"a.service\"]\n");
     assert!(e.contains("missing field `name`"), "{e}");
-    let e = error_of("[[stage]]\nname = \" \"\nunits = [\"a\"]\n");
+    let e = error_of("[[stage]]\nname = \" \"\nunits = [\"a.service\"]\n");
     assert!(
         e.starts_with(&format!("{FILE}:2:8: a stage name must not be empty")),
         "{e}"
@@ -308,4 +308,21 @@ fn plan_load_or_default_falls_back_only_when_missing() {
     let e = Plan::load(&missing).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}:1:", missing.display())), "{e}");
     let _ = Path::new(DEFAULT_PLAN_PATH);
+}
+
+#[test]
+fn plan_refuses_a_unit_that_is_not_a_service_with_its_position() {
+    let e = error_of("[[stage]]\nname = \"a\"\nunits = [\"ok.service\", \"multi-user.target\"]\n");
+    assert!(
+        e.starts_with(&format!("{FILE}:3:24: a plan starts .service units only")),
+        "{e}"
+    );
+    let e = error_of("[[stage]]\nname = \"a\"\nunits = [\"backup-*\"]\n");
+    assert!(
+        e.contains(":3:10: a plan starts .service units only"),
+        "{e}"
+    );
+    // Excludes may name anything: they only take units away.
+    let text = "[[stage]]\nname = \"a\"\nunits = [\"b-*.service\"]\nexclude = [\"*info*\"]\n";
+    assert!(Plan::parse(text, FILE).is_ok());
 }

@@ -17,21 +17,29 @@
 //! ```
 //!
 //! The last [`KEEP_RUNS`] run directories are kept; older ones are deleted when a run starts.
+//!
+//! The state directory and `runs/` are `0750`, owned by the agent's user (root), refused otherwise;
+//! files in them are opened without following symlinks (`state_dir.rs`). A run's directory is
+//! created exclusively, so an id that collides with a live run's can never reuse (and the
+//! retention never delete) that run's log.
 
 mod error;
 mod follow;
 mod id;
 mod reader;
+mod state_dir;
 mod writer;
 
-use std::fs;
-use std::io;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub use error::RunLogError;
 pub use follow::{FollowTimings, Follower, Liveness, LogFollowError};
 pub use id::{is_run_id, new_run_id, started_at_of};
-pub use reader::{LogReader, read_all};
+pub use reader::{LogContents, LogReader, read_all};
+pub use state_dir::check_private_dir;
 pub use writer::{LogWriter, Stamper, write_summary};
 
 /// The agent's state directory on a host.
@@ -87,18 +95,36 @@ impl Layout {
         self.run_dir(run_id).join(SUMMARY)
     }
 
-    /// Creates the run's directory and its empty events file, so followers can open and watch it
-    /// before the run writes its first event. Harmless if they exist.
+    /// Creates the run's directory (exclusively: an existing one is [`RunLogError::RunExists`])
+    /// and its empty events file, so followers can open and watch it before the run writes its
+    /// first event. Creates and checks the state directory first (see `state_dir.rs`).
     pub fn prepare(&self, run_id: &str) -> Result<PathBuf, RunLogError> {
+        state_dir::ensure_private_dir(&self.root)?;
+        state_dir::ensure_private_dir(&self.runs_dir())?;
         let dir = self.run_dir(run_id);
-        fs::create_dir_all(&dir).map_err(RunLogError::io("create", &dir))?;
+        match fs::DirBuilder::new().mode(0o750).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(RunLogError::RunExists { path: dir });
+            }
+            Err(e) => return Err(RunLogError::io("create", &dir)(e)),
+        }
         let events = dir.join(EVENTS);
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&events)
-            .map_err(RunLogError::io("create", &events))?;
+        state_dir::open_nofollow(
+            OpenOptions::new().create_new(true).append(true).mode(0o640),
+            &events,
+        )
+        .map_err(RunLogError::io("create", &events))?;
         Ok(events)
+    }
+
+    /// The events file of a run [`Layout::prepare`]d by its starter, for the run itself: the
+    /// state directory and the run's are checked again (they are root's, nobody else's).
+    pub fn prepared_events(&self, run_id: &str) -> Result<PathBuf, RunLogError> {
+        state_dir::check_private_dir(&self.root)?;
+        state_dir::check_private_dir(&self.runs_dir())?;
+        state_dir::check_private_dir(&self.run_dir(run_id))?;
+        Ok(self.events_path(run_id))
     }
 
     /// Removes a run directory made by [`Layout::prepare`] for a run that never started.
@@ -114,13 +140,22 @@ impl Layout {
     pub fn write_current(&self, run_id: &str) -> Result<(), RunLogError> {
         let path = self.root.join(CURRENT);
         let tmp = self.root.join(".current.tmp");
-        fs::write(&tmp, format!("{run_id}\n")).map_err(RunLogError::io("write", &tmp))?;
+        state_dir::open_nofollow(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o640),
+            &tmp,
+        )
+        .and_then(|mut file| file.write_all(format!("{run_id}\n").as_bytes()))
+        .map_err(RunLogError::io("write", &tmp))?;
         fs::rename(&tmp, &path).map_err(RunLogError::io("replace", &path))
     }
 
     /// The run recorded by [`Layout::write_current`], or else the newest run directory.
     pub fn last_run(&self) -> Option<String> {
-        let current = fs::read_to_string(self.root.join(CURRENT)).ok();
+        let current = state_dir::read_nofollow(&self.root.join(CURRENT)).ok();
         match current.as_deref().map(str::trim) {
             Some(id) if is_run_id(id) && self.run_dir(id).is_dir() => Some(id.to_owned()),
             _ => self.run_ids().pop(),
@@ -198,6 +233,18 @@ mod tests {
         // The starting run sorts first (a clock step back): it still stays.
         assert_eq!(layout.retain(2, &id(0)), vec![id(1)]);
         assert_eq!(layout.run_ids(), vec![id(0), id(2)]);
+    }
+
+    #[test]
+    fn prepare_never_reuses_an_existing_run_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path().join("state"));
+        let events = layout.prepare(&id(1)).unwrap();
+        fs::write(&events, b"a live run's log").unwrap();
+        let err = layout.prepare(&id(1)).unwrap_err();
+        assert!(matches!(err, RunLogError::RunExists { .. }), "{err}");
+        assert_eq!(fs::read(&events).unwrap(), b"a live run's log");
+        assert_eq!(layout.prepared_events(&id(1)).unwrap(), events);
     }
 
     #[test]

@@ -114,9 +114,9 @@ impl RunEventSink for CollectSink {
 pub struct OwnedSink {
     writer: LogWriter,
     journal: Journal,
-    /// The first failure to append: the run goes on (its units matter more than its log), the
-    /// error is reported at the end.
-    pub error: Option<RunLogError>,
+    /// The last failure to append: the run goes on (its units matter more than its log); the log
+    /// says so itself when it takes appends again (see `runlog/writer.rs`).
+    error: Option<RunLogError>,
 }
 
 impl OwnedSink {
@@ -133,6 +133,16 @@ impl OwnedSink {
         self.journal.dropped()
     }
 
+    /// Why the log is missing events at the end of the run, if it is.
+    pub fn incomplete(&mut self) -> Option<RunLogError> {
+        let error = self.error.take();
+        if self.writer.is_incomplete() {
+            error
+        } else {
+            None
+        }
+    }
+
     /// A line of the run's own (not the engine's), e.g. why it could not start.
     pub fn log(&mut self, level: LogLevel, message: String) {
         self.emit(Event::Log(Log { level, message }));
@@ -141,11 +151,18 @@ impl OwnedSink {
 
 impl RunEventSink for OwnedSink {
     fn emit(&mut self, event: Event) {
+        // The journal first: it gets every event, whatever happens to the log.
         self.journal.event(&event);
-        if let Err(e) = self.writer.append(event)
-            && self.error.is_none()
-        {
-            tracing::error!("{}", error_chain(&e));
+        let was_incomplete = self.writer.is_incomplete();
+        if let Err(e) = self.writer.append(event) {
+            if !was_incomplete {
+                let message = format!(
+                    "event log incomplete, the run goes on (its events are in the journal): {}",
+                    error_chain(&e)
+                );
+                self.journal.error(&message);
+                tracing::error!("{message}");
+            }
             self.error = Some(e);
         }
     }

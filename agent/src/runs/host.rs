@@ -1,14 +1,39 @@
 //! [`Host`]: the run operations the CLI and `serve` share: start a run as the transient unit,
 //! find the run to follow, report status, cancel.
 
-use backup_orchestrator_proto::{RunState, StatusReport};
+use backup_orchestrator_proto::{Event, RunState, StatusReport};
+use backup_orchestrator_render::log_incomplete_text;
 use tokio::signal::unix::SignalKind;
 
 use super::status::status_report;
 use super::unit::{ActiveRun, OwnedRunArgs, OwnershipError, RunUnit};
+use crate::identity::hostname;
 use crate::plan::Plan;
 use crate::runlog::{self, FollowTimings, Follower, Layout, LogFollowError, RunLogError};
 use crate::systemd::{SystemdBus, SystemdConnection, SystemdError};
+use backup_orchestrator_render::error_chain;
+
+/// Why `status` could not be told.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
+    #[error("read the event log of run {run_id}")]
+    Log {
+        run_id: String,
+        #[source]
+        source: RunLogError,
+    },
+}
+
+/// The running or last run, and what its log is missing.
+#[derive(Debug)]
+pub struct HostStatus {
+    pub report: StatusReport,
+    /// `event log incomplete on HOST: …` when events are missing from the log (a full disk) or it
+    /// is damaged; the report then counts only what the log holds.
+    pub log_incomplete: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -47,8 +72,17 @@ impl Host {
         plan: &Plan,
         stop_units_on_timeout: bool,
     ) -> Result<String, StartError> {
-        let run_id = runlog::new_run_id(std::time::SystemTime::now());
-        self.layout.prepare(&run_id)?;
+        // A new id for a collision (two runs in one second with the same random suffix): the
+        // directory is created exclusively, so a live run's log is never reused.
+        let mut attempt = 0;
+        let run_id = loop {
+            let run_id = runlog::new_run_id(std::time::SystemTime::now());
+            match self.layout.prepare(&run_id) {
+                Ok(_) => break run_id,
+                Err(RunLogError::RunExists { .. }) if attempt < 8 => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
         let args = OwnedRunArgs {
             plan: plan.file(),
             stop_units_on_timeout,
@@ -85,22 +119,42 @@ impl Host {
         Ok(self.layout.last_run())
     }
 
-    /// The running or last run.
-    pub async fn status(&self) -> Result<StatusReport, OwnershipError> {
+    /// The running or last run. A log that cannot be read is an error, never an empty report.
+    pub async fn status(&self) -> Result<HostStatus, StatusError> {
         let running = self.unit.running_id().await?;
         let Some(run_id) = running.clone().or_else(|| self.layout.last_run()) else {
-            return Ok(StatusReport {
-                state: RunState::None,
-                run_id: None,
-                started_at: None,
-                units_done: 0,
-                units_total: 0,
-                running: Vec::new(),
-                summary: None,
+            return Ok(HostStatus {
+                report: StatusReport {
+                    state: RunState::None,
+                    run_id: None,
+                    started_at: None,
+                    units_done: 0,
+                    units_total: 0,
+                    running: Vec::new(),
+                    summary: None,
+                },
+                log_incomplete: None,
             });
         };
-        let events = runlog::read_all(&self.layout.events_path(&run_id)).unwrap_or_default();
-        Ok(status_report(&run_id, &events, running.is_some()))
+        let contents = runlog::read_all(&self.layout.events_path(&run_id)).map_err(|source| {
+            StatusError::Log {
+                run_id: run_id.clone(),
+                source,
+            }
+        })?;
+        let gap = contents.events.iter().rev().find_map(|e| match &e.event {
+            Event::LogIncomplete(gap) => Some(gap),
+            _ => None,
+        });
+        let log_incomplete = match (&contents.damage, gap) {
+            (Some(damage), _) => Some(error_chain(damage)),
+            (None, Some(gap)) => Some(log_incomplete_text(&hostname(), gap)),
+            (None, None) => None,
+        };
+        Ok(HostStatus {
+            report: status_report(&run_id, &contents.events, running.is_some()),
+            log_incomplete,
+        })
     }
 
     /// Signals the running run to start no more units (and with `stop_units`, to stop the running

@@ -119,7 +119,10 @@ impl RunSource for HostRuns {
     }
 
     async fn status(&mut self) -> Result<StatusReport, Refusal> {
-        self.host().await?.status().await.map_err(internal)
+        let status = self.host().await?.status().await;
+        status
+            .map(|status| status.report)
+            .map_err(|e| refusal(RefusalKind::Internal, error_chain(&e)))
     }
 
     async fn cancel(&mut self, stop_units: bool) -> Result<String, Refusal> {

@@ -28,6 +28,7 @@ use backup_orchestrator_proto::LogLevel;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::execute::{Execution, OwnedSink, connect_engine, execute_plan};
+use super::unit::{RUN_UNIT, in_run_unit};
 use crate::engine::Cancel;
 use crate::journal::Journal;
 use crate::plan::{Plan, PlanError};
@@ -38,6 +39,14 @@ use backup_orchestrator_render::error_chain;
 /// Why the run could not run or keep its log (its verdict, whatever it is, is in its summary).
 #[derive(Debug, thiserror::Error)]
 pub enum OwnedRunError {
+    /// Started by hand, not by systemd as the run unit (see [`in_run_unit`]).
+    #[error(
+        "run-owned runs only inside the transient unit {RUN_UNIT} that the agent starts itself; \
+         start a run with `backup-orchestrator`"
+    )]
+    NotInRunUnit,
+    #[error("tell whether this is the run unit (read /proc/self/cgroup)")]
+    Cgroup(#[source] io::Error),
     #[error("{run_id:?} is not a run id")]
     NotARunId { run_id: String },
     #[error("install a signal handler")]
@@ -65,6 +74,9 @@ pub async fn run_owned(
 ) -> Result<(), OwnedRunError> {
     let started = Instant::now();
     let started_at = SystemTime::now();
+    if !in_run_unit().map_err(OwnedRunError::Cgroup)? {
+        return Err(OwnedRunError::NotInRunUnit);
+    }
     let mut signals = CancelSignals::install()?;
     if !runlog::is_run_id(run_id) {
         return Err(OwnedRunError::NotARunId {
@@ -74,7 +86,7 @@ pub async fn run_owned(
     let journal = Journal::open(run_id);
     let layout = Layout::system();
     let prepared = layout
-        .prepare(run_id)
+        .prepared_events(run_id)
         .and_then(|events| layout.write_current(run_id).map(|()| events))
         .and_then(|events| LogWriter::open(&events, started));
     let writer = match prepared {
@@ -141,7 +153,7 @@ pub async fn run_owned(
         tracing::error!("{}", error_chain(&e));
     }
     report_dropped(&sink, &systemd);
-    match sink.error.take() {
+    match sink.incomplete() {
         Some(e) => Err(OwnedRunError::Append(e)),
         None => Ok(()),
     }

@@ -224,6 +224,28 @@ impl runlog::Liveness for RunUnit {
     }
 }
 
+/// Whether this process runs inside [`RUN_UNIT`], as `run-owned` must: only the starter, through
+/// systemd, may run a plan as root without a terminal between. Told by the process's cgroup
+/// (`/proc/self/cgroup`), which only PID 1 and root can set: a user allowed `sudo
+/// backup-orchestrator …` gets the cgroup of their session, whatever they put in the environment
+/// (`INVOCATION_ID` would be forgeable where sudo keeps the environment).
+pub fn in_run_unit() -> std::io::Result<bool> {
+    Ok(cgroup_is_run_unit(&std::fs::read_to_string(
+        "/proc/self/cgroup",
+    )?))
+}
+
+/// `0::/system.slice/backup-orchestrator-run.service` (cgroup v2), or the `name=systemd` line of
+/// a v1 hierarchy, ends in [`RUN_UNIT`].
+fn cgroup_is_run_unit(cgroup: &str) -> bool {
+    cgroup.lines().any(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_id, controllers, path) = (fields.next(), fields.next(), fields.next());
+        matches!(controllers, Some("" | "name=systemd"))
+            && path.and_then(|p| p.rsplit('/').next()) == Some(RUN_UNIT)
+    })
+}
+
 /// `[exe, "run-owned", "--run-id", ID, ("--plan", FILE), ("--stop-units-on-timeout")]`.
 fn owned_argv(exe: &str, run_id: &str, args: &OwnedRunArgs<'_>) -> Vec<String> {
     let mut argv = vec![
@@ -273,6 +295,25 @@ mod tests {
             plain,
             ["x", "run-owned", "--run-id", "20251103T120000Z-ab12"]
         );
+    }
+
+    #[test]
+    fn only_the_run_units_own_cgroup_counts_as_inside_it() {
+        assert!(cgroup_is_run_unit(
+            "0::/system.slice/backup-orchestrator-run.service\n"
+        ));
+        assert!(cgroup_is_run_unit(
+            "12:pids:/\n1:name=systemd:/system.slice/backup-orchestrator-run.service\n0::/\n"
+        ));
+        for other in [
+            "0::/user.slice/user-1000.slice/session-3.scope\n",
+            "0::/system.slice/backup-orchestrator-run.service/x\n",
+            "0::/system.slice/evil-backup-orchestrator-run.service\n",
+            "4:memory:/system.slice/backup-orchestrator-run.service\n0::/\n",
+            "",
+        ] {
+            assert!(!cgroup_is_run_unit(other), "{other}");
+        }
     }
 
     #[test]

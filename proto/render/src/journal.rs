@@ -143,6 +143,13 @@ pub fn journal_entry(event: &Event) -> (JournalPriority, String) {
             },
             e.message.clone(),
         ),
+        Event::LogIncomplete(e) => (
+            JournalPriority::Err,
+            format!(
+                "event log incomplete: {}; {} event(s) were not written to it",
+                e.reason, e.lost_events
+            ),
+        ),
         Event::RunFinished(e) => {
             let s = &e.summary;
             (

@@ -82,6 +82,7 @@ pub use error_chain::error_chain;
 pub use install::{InstallReport, InstallResult, install_json, install_line};
 pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
+pub use lines::log_incomplete_text;
 pub use mode::{OutputMode, RenderOptions};
 pub use pipe::PipeState;
 pub use preflight::preflight_failure;

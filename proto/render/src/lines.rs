@@ -6,7 +6,8 @@
 //! always produced; the sinks drop them unless `--verbose`.
 
 use backup_orchestrator_proto::event::{
-    PreflightCheck, RunStarted, StageFinished, StageStarted, UnitFinished, UnitTimedOut,
+    LogIncomplete, PreflightCheck, RunStarted, StageFinished, StageStarted, UnitFinished,
+    UnitTimedOut,
 };
 use backup_orchestrator_proto::{Envelope, Event, LogLevel, Outcome};
 
@@ -128,12 +129,31 @@ pub(crate) fn event_lines(view: &RunView, envelope: &Envelope) -> Vec<Line> {
         Event::UnitFinished(u) => unit_finished(view, u),
         Event::UnitTimedOut(u) => vec![unit_timed_out(u)],
         Event::Log(log) => vec![Line::new(log.level, log.message.clone())],
+        Event::LogIncomplete(gap) => vec![Line::error(log_incomplete_text(
+            view.host().unwrap_or("the host"),
+            gap,
+        ))],
         Event::RunFinished(_) => Vec::new(),
         Event::Unknown => vec![Line::debug(format!(
             "Ignored event {} of a kind this version does not know (newer agent?)",
             envelope.seq
         ))],
     }
+}
+
+/// `event log incomplete on forge: No space left on device (os error 28); 3 events were not
+/// written (they are in the host's journal: …)`, for the event and for `status`.
+pub fn log_incomplete_text(host: &str, gap: &LogIncomplete) -> String {
+    let events = if gap.lost_events == 1 {
+        "event was"
+    } else {
+        "events were"
+    };
+    format!(
+        "event log incomplete on {host}: {}; {} {events} not written (they are in the host's \
+         journal: journalctl -u backup-orchestrator-run.service)",
+        gap.reason, gap.lost_events
+    )
 }
 
 fn run_started(run: &RunStarted) -> Vec<Line> {

@@ -81,7 +81,7 @@ impl RunView {
             Event::UnitSkipped(u) => self.settle(&u.stage, &u.unit, Outcome::Skipped),
             Event::UnitTimedOut(u) => self.settle(&u.stage, &u.unit, Outcome::TimedOut),
             Event::UnitFinished(u) => self.settle(&u.stage, &u.unit, u.outcome),
-            Event::Log(_) | Event::RunFinished(_) | Event::Unknown => {}
+            Event::Log(_) | Event::LogIncomplete(_) | Event::RunFinished(_) | Event::Unknown => {}
         }
     }
 
@@ -96,6 +96,11 @@ impl RunView {
 
     pub fn preflight_seen(&self) -> bool {
         self.preflight_seen
+    }
+
+    /// The host the run reported in `RunStarted`.
+    pub fn host(&self) -> Option<&str> {
+        self.run.as_ref().map(|r| r.host.as_str())
     }
 
     pub fn stages(&self) -> &[StageView] {

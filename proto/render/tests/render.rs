@@ -4,8 +4,8 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use backup_orchestrator_proto::event::{
-    PlanOutline, PreflightCheck, RunStarted, StageFinished, StageStarted, UnitFinished,
-    UnitStarted, UnitTimedOut,
+    LogIncomplete, PlanOutline, PreflightCheck, RunStarted, StageFinished, StageStarted,
+    UnitFinished, UnitStarted, UnitTimedOut,
 };
 use backup_orchestrator_proto::{Envelope, Event, LogLevel, Outcome, Summary, UnitReport};
 use backup_orchestrator_render::{OutputMode, RenderOptions, Renderer, demo_events, summary_json};
@@ -407,6 +407,39 @@ struct StrictUnit {
     exit_status: Option<i32>,
     duration_ms: Option<u64>,
     still_running: bool,
+}
+
+#[test]
+fn log_incomplete_says_which_host_and_why_in_plain_and_on_stderr_in_json() {
+    let mut events = success_run();
+    let at = 3;
+    events.insert(
+        at,
+        Envelope {
+            seq: events[at].seq,
+            at_ms: events[at].at_ms,
+            elapsed_ms: events[at].elapsed_ms,
+            event: Event::LogIncomplete(LogIncomplete {
+                reason: "No space left on device (os error 28)".into(),
+                lost_events: 2,
+            }),
+        },
+    );
+    for (n, envelope) in events.iter_mut().enumerate() {
+        envelope.seq = n as u64;
+    }
+    let host = match &events[0].event {
+        Event::RunStarted(run) => run.host.clone(),
+        other => panic!("{other:?}"),
+    };
+    let line = format!(
+        "[ERROR] event log incomplete on {host}: No space left on device (os error 28); 2 events \
+         were not written"
+    );
+    let (out, _) = render(opts(OutputMode::Plain), &events);
+    assert!(out.contains(&line), "{out}");
+    let (_, err) = render(opts(OutputMode::Json), &events);
+    assert!(err.contains(&line), "{err}");
 }
 
 #[test]

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use backup_orchestrator_proto::event::{
-    Log, PlanOutline, PreflightCheck, RunFinished, RunStarted, StageFinished, StageOutline,
-    StageStarted, UnitFinished, UnitRef, UnitSkipped, UnitStarted, UnitTimedOut,
+    Log, LogIncomplete, PlanOutline, PreflightCheck, RunFinished, RunStarted, StageFinished,
+    StageOutline, StageStarted, UnitFinished, UnitRef, UnitSkipped, UnitStarted, UnitTimedOut,
 };
 use backup_orchestrator_proto::{
     Envelope, Event, Hello, LogLevel, Outcome, Refusal, RefusalKind, Reply, Request, Role,
@@ -134,6 +134,14 @@ pub fn events() -> Vec<Event> {
         }),
         Event::RunFinished(RunFinished { summary: summary() }),
     ]
+}
+
+/// The events added after the first release of 1.0 (its readers see them as `Unknown`).
+pub fn events_added_since_first_release() -> Vec<Event> {
+    vec![Event::LogIncomplete(LogIncomplete {
+        reason: "No space left on device (os error 28)".into(),
+        lost_events: 3,
+    })]
 }
 
 pub fn envelopes() -> Vec<Envelope> {

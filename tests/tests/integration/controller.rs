@@ -9,7 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use backup_orchestrator_tests::{
-    HostSpec, PLAN_UNITS, TestHosts, UnitSet, agent_binary, controller_binary, output_with_timeout,
+    HostSpec, PLAN_UNITS, Sudo, TestHosts, UnitSet, agent_binary, controller_binary,
+    output_with_timeout,
 };
 
 use crate::schema::Summary;
@@ -17,12 +18,15 @@ use crate::support::{code, show, started_units, text};
 
 const CTL_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Hosts where `deploy` may run exactly the README's rule, `sudo backup-orchestrator serve`:
+/// the boundary users deploy. Setup and inspection as root go through the harness.
 fn boot(group: &str, count: usize, units: UnitSet) -> TestHosts {
     TestHosts::up(
         group,
         HostSpec {
             agent: Some(agent_binary()),
             units: Some(units),
+            sudo: Sudo::ServeOnly,
             ..HostSpec::new(count)
         },
     )
@@ -68,9 +72,9 @@ fn wait_for_a_started_unit(hosts: &TestHosts) {
 
 /// The agent's own summary of `run_id`, as written on the host.
 fn host_summary(hosts: &TestHosts, run_id: &str) -> Summary {
-    let json = hosts.ssh_ok(
+    let json = hosts.root_ok(
         "h1",
-        &format!("sudo -n cat /var/lib/backup-orchestrator/runs/{run_id}/summary.json"),
+        &format!("cat /var/lib/backup-orchestrator/runs/{run_id}/summary.json"),
     );
     Summary::parse(json.as_bytes())
 }
@@ -135,10 +139,10 @@ fn controller_reports_success_partial_and_critical_with_the_agents_own_summary()
     let mut many = String::new();
     for unit in &PLAN_UNITS[1..10] {
         many += &format!(
-            "sudo -n mkdir -p /run/systemd/system/{unit}.d && printf '[Service]\\nExecStart=\\nExecStart=/bin/false\\n' | sudo -n tee /run/systemd/system/{unit}.d/fail.conf >/dev/null; "
+            "mkdir -p /run/systemd/system/{unit}.d && printf '[Service]\\nExecStart=\\nExecStart=/bin/false\\n' > /run/systemd/system/{unit}.d/fail.conf; "
         );
     }
-    hosts.ssh_ok("h1", &format!("{many} sudo -n systemctl daemon-reload"));
+    hosts.root_ok("h1", &format!("{many} systemctl daemon-reload"));
     let out = ctl(&hosts, &["--yes", "--json", "h1"]);
     assert_eq!(code(&out), 2, "{}", show(&out));
     let summary = Summary::parse(&out.stdout);
@@ -255,7 +259,17 @@ fn controller_exits_3_within_the_timeout_when_the_host_is_unreachable() {
 
 #[test]
 fn controller_exits_3_in_seconds_when_sudo_wants_a_password_or_the_agent_is_missing() {
-    let hosts = boot("ct-sudo", 1, UnitSet::user_plan(0.0));
+    // Broad sudo: under the serve-only rule sudo refuses another agent path as "a password is
+    // required" (answered with the rule to add) before it could say the command is missing.
+    let hosts = TestHosts::up(
+        "ct-sudo",
+        HostSpec {
+            agent: Some(agent_binary()),
+            units: Some(UnitSet::user_plan(0.0)),
+            sudo: Sudo::All,
+            ..HostSpec::new(1)
+        },
+    );
     let started = Instant::now();
     let out = ctl(&hosts, &["-l", "needpw", "--yes", "h1"]);
     assert_eq!(code(&out), 3, "{}", show(&out));
@@ -300,9 +314,9 @@ fn controller_reaches_a_host_through_proxyjump() {
     let summary = Summary::parse(&out.stdout);
     assert_eq!(summary.successful, 15);
     // The session to h2 came from h1's address, not from this machine.
-    let from = hosts.ssh_ok(
+    let from = hosts.root_ok(
         "h2",
-        "sudo -n journalctl --no-pager -u ssh -o cat | grep 'Accepted publickey' | tail -n 20",
+        "journalctl --no-pager -u ssh -o cat | grep 'Accepted publickey' | tail -n 20",
     );
     assert!(
         from.contains(&hosts.ip("h1").to_string()),
@@ -332,7 +346,7 @@ fn controller_reattaches_by_itself_when_the_connection_is_cut_mid_run() {
         if started_units(&hosts, "h1").len() >= 2
             && let Some(pid) = session_sshd_pid(&hosts)
         {
-            hosts.ssh_ok("h1", &format!("sudo -n kill {pid}"));
+            hosts.root_ok("h1", &format!("kill {pid}"));
             cut = true;
             break;
         }

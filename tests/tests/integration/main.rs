@@ -4,6 +4,7 @@
 //! `nix` needs no host: it checks the Nix files offline with `nix-instantiate`.
 
 mod agent;
+mod boundary;
 mod controller;
 mod faults;
 mod install;

@@ -48,6 +48,7 @@ fn smoke_three_hosts_boot_with_strict_host_keys_sudo_and_dbus() {
             ),
             backup_size: None,
             pg_size: Some("1G".to_owned()),
+            sudo: Default::default(),
         },
     );
     assert_eq!(hosts.hosts(), ["h1", "h2", "h3"]);
