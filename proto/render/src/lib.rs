@@ -55,6 +55,8 @@ mod bars;
 mod confirm;
 mod demo;
 mod error_chain;
+mod fleet_json;
+mod fleet_table;
 mod format;
 mod host_answers;
 mod journal;
@@ -72,9 +74,11 @@ mod view;
 
 pub use answers::{cancelled_json, cancelled_text, status_json, status_text};
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
-pub use confirm::confirm_prompt;
+pub use confirm::{confirm_prompt, fleet_confirm_prompt};
 pub use demo::demo_events;
 pub use error_chain::error_chain;
+pub use fleet_json::FleetJson;
+pub use fleet_table::FleetTable;
 pub use host_answers::{
     NOTHING_TO_CANCEL, agent_cancel_json, agent_cancel_text, agent_status_text,
 };
