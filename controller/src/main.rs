@@ -24,11 +24,13 @@ mod error;
 mod feed;
 mod fleet;
 mod hints;
+mod inventory;
 mod one_reply;
 mod reconnect;
 mod remote;
 mod session;
 mod ssh;
+mod targets;
 mod transport;
 
 use std::io::IsTerminal;
