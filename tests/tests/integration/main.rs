@@ -6,6 +6,7 @@
 mod agent;
 mod controller;
 mod deploy;
+mod fleet;
 mod nix;
 mod schema;
 mod smoke;
