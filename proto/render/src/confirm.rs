@@ -19,7 +19,11 @@ pub fn fleet_confirm_prompt(ready: &[&str], cannot: &[(&str, &str)]) -> String {
             text.push_str(&format!("  {host}: {why}\n"));
         }
     }
-    let these = if ready.len() == 1 { "this host" } else { "these hosts" };
+    let these = if ready.len() == 1 {
+        "this host"
+    } else {
+        "these hosts"
+    };
     text.push_str(&format!("Run the backup plan on {these} now? [y/N] "));
     text
 }

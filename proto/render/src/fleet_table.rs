@@ -29,6 +29,7 @@ use crate::error_chain::error_chain;
 use crate::format;
 use crate::lines::level_tag;
 use crate::pipe::PipeState;
+use crate::reporter::HostFailure;
 use crate::view::RunView;
 
 const REFRESH_HZ: u8 = 10;
@@ -45,6 +46,9 @@ struct HostRow {
 /// One row per host on a terminal, then the fleet's table ([`Reporter`](crate::Reporter)).
 pub struct FleetTable {
     multi: MultiProgress,
+    /// Where the rows are drawn from the first call on: nothing is drawn before the runs start
+    /// (the confirmation prompt may still be on the terminal when the reporter is made).
+    target: Option<ProgressDrawTarget>,
     rows: Vec<HostRow>,
     width: usize,
     err: Box<dyn Write + Send>,
@@ -54,7 +58,10 @@ pub struct FleetTable {
 impl fmt::Debug for FleetTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FleetTable")
-            .field("hosts", &self.rows.iter().map(|r| &r.host).collect::<Vec<_>>())
+            .field(
+                "hosts",
+                &self.rows.iter().map(|r| &r.host).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +82,7 @@ impl FleetTable {
         target: ProgressDrawTarget,
         err: Box<dyn Write + Send>,
     ) -> FleetTable {
-        let multi = MultiProgress::with_draw_target(target);
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
         let width = hosts.iter().map(|h| h.chars().count()).max().unwrap_or(4);
         let rows = hosts
             .iter()
@@ -96,6 +103,7 @@ impl FleetTable {
             .collect();
         FleetTable {
             multi,
+            target: Some(target),
             rows,
             width,
             err,
@@ -104,6 +112,9 @@ impl FleetTable {
     }
 
     fn row(&mut self, host: &str) -> Option<&mut HostRow> {
+        if let Some(target) = self.target.take() {
+            self.multi.set_draw_target(target);
+        }
         self.rows.iter_mut().find(|r| r.host == host)
     }
 
@@ -126,7 +137,8 @@ impl FleetTable {
                 Err(_) => (exit_codes::COULD_NOT_RUN, "could not run".to_owned()),
             };
             let (mark, word) = verdict(code);
-            row.bar.set_style(row_style(width, &format!("{mark} {word}")));
+            row.bar
+                .set_style(row_style(width, &format!("{mark} {word}")));
             row.bar.finish_with_message(text);
             row.result = Some(result);
         }
@@ -189,7 +201,11 @@ fn row_text(view: &RunView) -> String {
         .or_else(|| view.stages().last());
     match stage {
         Some(stage) if running > 0 => {
-            format!("Stage {} {} · {running} running", stage.number(), stage.name)
+            format!(
+                "Stage {} {} · {running} running",
+                stage.number(),
+                stage.name
+            )
         }
         Some(stage) => format!("Stage {} {}", stage.number(), stage.name),
         None if view.preflight_seen() => "Stage 0 preflight".to_owned(),
@@ -255,13 +271,10 @@ impl crate::Reporter for FleetTable {
     fn done(&mut self) -> io::Result<()> {
         let table = self.table();
         let (multi, err) = (&self.multi, &mut self.err);
-        self.pipe.write(|| {
-            multi.suspend(|| err.write_all(table.as_bytes()).and_then(|()| err.flush()))
-        })
+        self.pipe
+            .write(|| multi.suspend(|| err.write_all(table.as_bytes()).and_then(|()| err.flush())))
     }
 }
-
-use crate::reporter::HostFailure;
 
 #[cfg(test)]
 mod tests {
@@ -314,6 +327,9 @@ mod tests {
             lines[1].contains(&format!(" {} ", summary.successful)),
             "{text}"
         );
-        assert!(lines[2].starts_with("h9 ") && lines[2].contains("could not run"), "{text}");
+        assert!(
+            lines[2].starts_with("h9 ") && lines[2].contains("could not run"),
+            "{text}"
+        );
     }
 }

@@ -215,7 +215,7 @@ fn fleet_runs_every_host_within_the_limit_and_exits_with_the_worst_code() {
             "{host}: the fleet's element differs from `--json attach {host}`"
         );
     }
-    for (name, needle) in [("h9", "key"), ("h10", "h10")] {
+    for (name, needle) in [("h9", "key"), ("h10", "connect")] {
         let element = elements.iter().find(|e| e["host"] == name).expect(name);
         assert_eq!(element["exit_code"], 3, "{element:#}");
         let error = element["error"].as_str().expect("error text");
@@ -266,7 +266,7 @@ fn fleet_runs_every_host_within_the_limit_and_exits_with_the_worst_code() {
             let shown = stdout
                 .lines()
                 .filter(|l| {
-                    l.contains(&format!(" {host}: {unit}.service "))
+                    l.contains(&format!(" {host}: {unit} "))
                         && (l.contains(" succeeded in ") || l.contains(" failed "))
                 })
                 .count();
