@@ -132,14 +132,23 @@ impl FleetTable {
     fn settle(&mut self, host: &str, result: Result<Summary, String>) {
         let width = self.width;
         if let Some(row) = self.row(host) {
-            let (code, text) = match &result {
-                Ok(summary) => (summary.exit_code, row_text(&row.view)),
-                Err(_) => (exit_codes::COULD_NOT_RUN, "could not run".to_owned()),
+            let (mark, word) = verdict(match &result {
+                Ok(summary) => summary.exit_code,
+                Err(_) => exit_codes::COULD_NOT_RUN,
+            });
+            let style = match &result {
+                Ok(_) => row_style(width, &format!("{mark} {word}")),
+                // No bar: nothing ran.
+                Err(_) => ProgressStyle::with_template(&format!(
+                    "{{prefix:{width}!}}  {{msg:34!}} {mark} {word}"
+                ))
+                .expect("valid template"),
             };
-            let (mark, word) = verdict(code);
-            row.bar
-                .set_style(row_style(width, &format!("{mark} {word}")));
-            row.bar.finish_with_message(text);
+            row.bar.set_style(style);
+            row.bar.finish_with_message(match &result {
+                Ok(summary) => format!("done in {}", format::duration_ms(summary.duration_ms)),
+                Err(_) => String::new(),
+            });
             row.result = Some(result);
         }
     }
@@ -268,11 +277,12 @@ impl crate::Reporter for FleetTable {
         Ok(())
     }
 
+    /// Every row is finished, so nothing redraws them: the table goes below them, as is.
     fn done(&mut self) -> io::Result<()> {
         let table = self.table();
-        let (multi, err) = (&self.multi, &mut self.err);
+        let err = &mut self.err;
         self.pipe
-            .write(|| multi.suspend(|| err.write_all(table.as_bytes()).and_then(|()| err.flush())))
+            .write(|| err.write_all(table.as_bytes()).and_then(|()| err.flush()))
     }
 }
 

@@ -129,15 +129,13 @@ impl Fleet {
 
     fn clear_traces(&self) {
         for host in self.reachable() {
-            self.hosts
-                .ssh_ok(&host, "sudo -n rm -f /run/bo-unit-trace");
+            self.hosts.ssh_ok(&host, "sudo -n rm -f /run/bo-unit-trace");
         }
     }
 }
 
 fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(bytes)))
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(bytes)))
 }
 
 /// Each host's run as (first unit start, last unit exit) from the units' own clock.
@@ -186,7 +184,11 @@ fn fleet_runs_every_host_within_the_limit_and_exits_with_the_worst_code() {
     // An unknown group: a usage error, nothing contacted.
     let out = fleet.ctl(&["--yes", "h1", "@nope"]);
     assert_eq!(code(&out), 64, "{}", show(&out));
-    assert!(text(&out.stderr).contains("unknown group @nope"), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("unknown group @nope"),
+        "{}",
+        show(&out)
+    );
     assert!(started_units(&fleet.hosts, "h1").is_empty());
 
     // No terminal, no --yes: 64 before any connection.
@@ -251,7 +253,10 @@ fn fleet_runs_every_host_within_the_limit_and_exits_with_the_worst_code() {
         thread::sleep(Duration::from_millis(100));
     }
     let pid = child.id().to_string();
-    let status = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let interrupted = child.wait_with_output().expect("wait ctl");
     assert_eq!(code(&interrupted), 130, "{}", show(&interrupted));
