@@ -33,6 +33,7 @@ Examples:
   backup-orchestrator-ctl forge && nixos-rebuild switch --target-host forge
   backup-orchestrator-ctl --dry-run forge
   backup-orchestrator-ctl --yes --json forge > summary.json
+  backup-orchestrator-ctl --yes --parallel 3 @homelab vault   (groups: ~/.config/backup-orchestrator/hosts.toml)
   backup-orchestrator-ctl attach forge
   backup-orchestrator-ctl cancel forge --stop-units";
 
