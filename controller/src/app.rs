@@ -110,7 +110,11 @@ fn block_on<F: std::future::Future<Output = Result<i32, CtlError>>>(
         .map_err(|e| CtlError::Internal {
             message: format!("the async runtime: {e}"),
         })?;
-    runtime.block_on(future)
+    let result = runtime.block_on(future);
+    // Not waiting for blocking tasks: a confirmation still reading stdin (Ctrl-C at the prompt)
+    // must not hold up the exit.
+    runtime.shutdown_background();
+    result
 }
 
 /// Run or attach on `targets`, each followed to its summary; the exit code is the worst host's.
