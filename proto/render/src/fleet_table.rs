@@ -277,8 +277,11 @@ impl crate::Reporter for FleetTable {
         Ok(())
     }
 
-    /// Every row is finished, so nothing redraws them: the table goes below them, as is.
+    /// Every row is finished: they stay as last drawn, and the table goes below them. The rows
+    /// are drawn nowhere from now on, so no late redraw (a tick, the drop) lands after the table.
     fn done(&mut self) -> io::Result<()> {
+        self.target = None;
+        self.multi.set_draw_target(ProgressDrawTarget::hidden());
         let table = self.table();
         let err = &mut self.err;
         self.pipe
