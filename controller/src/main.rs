@@ -6,7 +6,7 @@
 //! Layers, each importing only those below it:
 //!
 //! ```text
-//!  main ─▶ app (the commands; confirm, hints)
+//!  main ─▶ app (the commands; confirm, hints; targets: TARGET… through the inventory to hosts)
 //!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
 //!           └─▶ one_reply (status, cancel)
 //!  reconnect (follow a run across lost connections) ─▶ feed (host-keyed messages)

@@ -85,3 +85,83 @@ impl Resolved {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &std::path::Path) -> GlobalOptions {
+        let config = dir.join("ssh_config");
+        std::fs::write(&config, "Host h1 h2 h3\n    User deploy\n").unwrap();
+        let inventory = dir.join("hosts.toml");
+        std::fs::write(
+            &inventory,
+            "[groups]\nlab = [\"h1\", \"h2\"]\n\n[hosts.h2]\nagent_path = \"/opt/agent\"\n",
+        )
+        .unwrap();
+        GlobalOptions {
+            ssh_config: Some(config),
+            inventory: Some(inventory),
+            agent_path: "backup-orchestrator".into(),
+            parallel: 10,
+            ..GlobalOptions::default()
+        }
+    }
+
+    fn names(targets: &Targets) -> Vec<&str> {
+        targets
+            .hosts
+            .iter()
+            .map(|t| t.hints.host.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn targets_expand_groups_and_say_how_to_attach_to_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = options(dir.path());
+        let given = ["h3".to_owned(), "@lab".to_owned(), "h1".to_owned()];
+        let targets = Targets::resolve(&given, &options).unwrap();
+        assert_eq!(names(&targets), ["h3", "h1", "h2"]);
+        assert!(targets.fleet);
+        assert!(
+            targets.attach_all.ends_with(" attach h3 @lab h1"),
+            "{}",
+            targets.attach_all
+        );
+        assert!(
+            targets.attach_all.contains("--inventory"),
+            "{}",
+            targets.attach_all
+        );
+        // The inventory's agent_path, unless --agent-path was given.
+        assert!(
+            targets.hosts[2]
+                .hints
+                .attach
+                .contains("--agent-path /opt/agent")
+        );
+        let given_path = GlobalOptions {
+            agent_path: "/usr/bin/agent".into(),
+            agent_path_given: true,
+            ..options.clone()
+        };
+        let targets = Targets::resolve(&given, &given_path).unwrap();
+        assert!(
+            targets.hosts[2]
+                .hints
+                .attach
+                .contains("--agent-path /usr/bin/agent")
+        );
+
+        let one = Targets::resolve(&["h1".to_owned()], &options).unwrap();
+        assert!(!one.fleet);
+    }
+
+    #[test]
+    fn targets_with_an_unknown_group_are_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Targets::resolve(&["@nope".to_owned()], &options(dir.path())).unwrap_err();
+        assert_eq!(error.exit_code(), 64);
+    }
+}
