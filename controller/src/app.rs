@@ -1,33 +1,37 @@
 //! What each command does, start to end: [`run`].
 //!
 //! ```text
-//!  run HOST:    resolve ─▶ confirm ─▶ fleet of one: connect+Hello ─▶ Run ─▶ follow (reconnect) ─▶ exit = verdict
-//!  attach HOST: resolve ─────────────▶ fleet of one: connect+Hello ─▶ Attach ─▶ follow (reconnect) ─▶ exit = verdict
-//!  status HOST: resolve ─────────────▶ connect+Hello ─▶ Status ─▶ print
-//!  cancel HOST: resolve ─────────────▶ connect+Hello ─▶ Cancel ─▶ print
+//!  run TARGET…:    inventory + resolve ─▶ fleet: check each (connect+Hello) ─▶ confirm once ─▶ Run ─▶ follow ─▶ exit = worst verdict
+//!  attach TARGET…: inventory + resolve ─▶ fleet: check each (connect+Hello) ───────────────▶ Attach ─▶ follow ─▶ exit = worst verdict
+//!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
+//!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
 //!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
 //!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
-//!                        Ctrl-C anywhere: drop the sessions (the runs go on), exit 130
+//!                  Ctrl-C anywhere: drop the sessions (the runs go on), exit 130
 //! ```
 //!
 //! `run` and `attach` go through `fleet`: one task per host feeding one display that owns the
-//! [`Reporter`]; the exit code is the worst host's.
+//! [`Reporter`] (a fleet's JSON document or table when more than one host or a `@GROUP` was named,
+//! else the single host's display); the exit code is the worst host's.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use backup_orchestrator_proto::{Event, Request, RunOptions, exit_codes};
-use backup_orchestrator_render::{OutputMode, PipeState, Reporter, RunReporter, demo_events};
+use backup_orchestrator_render::{
+    FleetJson, FleetTable, OutputMode, PipeState, Reporter, RunReporter, demo_events, error_chain,
+};
 
 use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
-use crate::confirm::confirm_run;
+use crate::confirm;
 use crate::error::CtlError;
 use crate::fleet::{self, HostJob};
 use crate::hints::Hints;
 use crate::one_reply::{self, AnswerPrinter};
 use crate::ssh::SshConnector;
-use crate::ssh::config::{self, Environment, Overrides, Target};
+use crate::ssh::config::{self, Environment, Target};
+use crate::targets::{Targets, check_agent_path, overrides, resolve};
 use crate::{doctor, install};
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
@@ -59,43 +63,38 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
             let work = doctor::run(targets, &options.agent_path, output_mode(&options));
             block_on(until_ctrl_c(work, "doctor"))
         }
-        Action::Run { host } => {
+        Action::Run { targets } => {
             check_options(&options)?;
-            let target = Resolved::new(&host, &options)?;
-            confirm_run(&target.hints.host, options.yes, options.dry_run)?;
+            let targets = Targets::resolve(&targets, &options)?;
+            let names: Vec<String> = targets.hosts.iter().map(|t| t.hints.host.clone()).collect();
+            confirm::require_terminal(&names, options.yes, options.dry_run)?;
             let request = Request::Run(RunOptions {
                 dry_run: options.dry_run,
                 stop_units_on_timeout: options.stop_units_on_timeout,
             });
-            block_on(follow_hosts(vec![target], request, &options))
+            block_on(follow_hosts(targets, request, &options))
         }
-        Action::Attach { host } => {
+        Action::Attach { targets } => {
             check_options(&options)?;
-            let target = Resolved::new(&host, &options)?;
+            let targets = Targets::resolve(&targets, &options)?;
             let request = Request::Attach {
                 run_id: None,
                 after_seq: None,
             };
-            block_on(follow_hosts(vec![target], request, &options))
+            block_on(follow_hosts(targets, request, &options))
         }
-        Action::Status { host } => {
+        Action::Status { targets } => {
             check_options(&options)?;
-            let mut target = Resolved::new(&host, &options)?;
-            let mut printer = AnswerPrinter::new(output_mode(&options));
-            let work = one_reply::status(&mut target.connector, &target.hints, &mut printer);
-            block_on(interruptible(work, &target.hints, false))
+            let targets = Targets::resolve(&targets, &options)?;
+            block_on(one_reply_each(targets, None, &options))
         }
-        Action::Cancel { host, stop_units } => {
+        Action::Cancel {
+            targets,
+            stop_units,
+        } => {
             check_options(&options)?;
-            let mut target = Resolved::new(&host, &options)?;
-            let mut printer = AnswerPrinter::new(output_mode(&options));
-            let work = one_reply::cancel(
-                &mut target.connector,
-                &target.hints,
-                stop_units,
-                &mut printer,
-            );
-            block_on(interruptible(work, &target.hints, false))
+            let targets = Targets::resolve(&targets, &options)?;
+            block_on(one_reply_each(targets, Some(stop_units), &options))
         }
     }
 }
@@ -119,15 +118,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CtlError> {
 
 /// Usage errors clap cannot express.
 fn check_options(options: &GlobalOptions) -> Result<(), CtlError> {
-    if options.agent_path.is_empty() || options.agent_path.starts_with('-') {
-        return Err(CtlError::Usage {
-            message: format!(
-                "--agent-path {:?} is not a command: give the agent's name or absolute path",
-                options.agent_path
-            ),
-        });
-    }
-    Ok(())
+    check_agent_path(&options.agent_path)
 }
 
 fn block_on<F: std::future::Future<Output = Result<i32, CtlError>>>(
@@ -139,32 +130,16 @@ fn block_on<F: std::future::Future<Output = Result<i32, CtlError>>>(
         .map_err(|e| CtlError::Internal {
             message: format!("the async runtime: {e}"),
         })?;
-    runtime.block_on(future)
-}
-
-/// The command line's SSH settings.
-fn overrides(options: &GlobalOptions) -> Overrides {
-    Overrides {
-        config_file: options.ssh_config.clone(),
-        user: options.user.clone(),
-        port: options.port,
-        identity_files: options.identity.clone(),
-        connect_timeout: options.connect_timeout.map(Duration::from_secs),
-        accept_new_host_key: options.accept_new_host_key,
-        jump: options.jump.clone(),
-        options: options.ssh_option.clone(),
-    }
+    let result = runtime.block_on(future);
+    // Not waiting for blocking tasks: a confirmation still reading stdin (Ctrl-C at the prompt)
+    // must not hold up the exit.
+    runtime.shutdown_background();
+    result
 }
 
 /// Resolves every target (`install`, `doctor`).
 fn resolve_all(hosts: &[String], options: &GlobalOptions) -> Result<Vec<Target>, CtlError> {
     hosts.iter().map(|host| resolve(host, options)).collect()
-}
-
-fn resolve(host: &str, options: &GlobalOptions) -> Result<Target, CtlError> {
-    let target = config::resolve(host, &overrides(options), &Environment::from_process())?;
-    tracing::debug!(?target, "resolved");
-    Ok(target)
 }
 
 /// Runs `work` until it ends or Ctrl-C (exit 130: what was done on the hosts stays done).
@@ -174,7 +149,7 @@ async fn until_ctrl_c(
 ) -> Result<i32, CtlError> {
     tokio::select! {
         result = work => result,
-        _ = tokio::signal::ctrl_c() => Err(CtlError::Interrupted { host: what.to_owned(), attach_hint: None }),
+        _ = tokio::signal::ctrl_c() => Err(CtlError::Interrupted { hosts: vec![what.to_owned()], attach_hint: None }),
     }
 }
 
@@ -193,66 +168,105 @@ fn ssh_config(host: &str, options: &GlobalOptions) -> Result<i32, CtlError> {
     }
 }
 
-/// A resolved host and the commands to show the user about it.
-struct Resolved {
-    connector: SshConnector,
-    hints: Hints,
-}
-
-impl Resolved {
-    fn new(host: &str, options: &GlobalOptions) -> Result<Resolved, CtlError> {
-        let target = resolve(host, options)?;
-        Ok(Resolved {
-            hints: Hints::new(options, host, &target.label),
-            connector: SshConnector::new(target, &options.agent_path),
-        })
-    }
-}
-
 /// Run or attach on `targets`, each followed to its summary; the exit code is the worst host's.
 async fn follow_hosts(
-    targets: Vec<Resolved>,
+    targets: Targets,
     request: Request,
     options: &GlobalOptions,
 ) -> Result<i32, CtlError> {
     let jobs: Vec<HostJob<SshConnector>> = targets
+        .hosts
         .into_iter()
         .map(|target| HostJob::new(target.connector, request.clone(), target.hints))
         .collect();
-    // What Ctrl-C says: the first host's hints, with its attach command once a run may exist.
-    let (hints, run_may_exist) = match jobs.first() {
-        Some(job) => (job.hints.clone(), job.run_may_exist.clone()),
-        None => return Ok(exit_codes::SUCCESS),
+    // What Ctrl-C says: the hosts where a run may go on, and the one command attaching to them.
+    let watch: Vec<_> = jobs
+        .iter()
+        .map(|job| (job.hints.clone(), job.run_may_exist.clone()))
+        .collect();
+    let hosts: Vec<String> = watch.iter().map(|(h, _)| h.host.clone()).collect();
+    let mode = output_mode(options);
+    let reporter: Box<dyn Reporter> = match (mode, targets.fleet) {
+        (OutputMode::Json, true) => Box::new(FleetJson::new(&hosts, options.verbose)),
+        (OutputMode::Bars, true) => Box::new(FleetTable::new(&hosts)),
+        (mode, _) => Box::new(RunReporter::new(mode, options.verbose)),
     };
-    let reporter: Box<dyn Reporter> =
-        Box::new(RunReporter::new(output_mode(options), options.verbose));
-    let work = fleet::run(jobs, reporter);
+    let single = !targets.fleet;
+    let (yes, dry_run) = (
+        options.yes || matches!(request, Request::Attach { .. }),
+        options.dry_run,
+    );
+    let parallel = usize::try_from(options.parallel).unwrap_or(usize::MAX);
+    let work = fleet::run(jobs, reporter, parallel, move |outcomes| {
+        confirm::confirm_checked(outcomes, single, yes, dry_run)
+    });
     let codes = tokio::select! {
         codes = work => codes?,
         _ = tokio::signal::ctrl_c() => {
-            return Err(interrupted(&hints, run_may_exist.load(Ordering::SeqCst)));
+            let running: Vec<&(Hints, _)> = watch
+                .iter()
+                .filter(|(_, may)| may.load(Ordering::SeqCst))
+                .collect();
+            let attach_hint = match running.as_slice() {
+                [] => None,
+                [(hints, _)] if single => Some(hints.attach.clone()),
+                _ => Some(targets.attach_all),
+            };
+            return Err(CtlError::Interrupted {
+                hosts: running.iter().map(|(h, _)| h.host.clone()).collect(),
+                attach_hint,
+            });
         }
     };
     Ok(codes.into_iter().max().unwrap_or(exit_codes::SUCCESS))
 }
 
+/// `status` or (with `Some(stop_units)`) `cancel` on each host in turn. One host's error is the
+/// command's; with several, each error is said and the exit code is the worst.
+async fn one_reply_each(
+    targets: Targets,
+    cancel: Option<bool>,
+    options: &GlobalOptions,
+) -> Result<i32, CtlError> {
+    let mut printer = AnswerPrinter::new(output_mode(options));
+    let single = !targets.fleet;
+    let mut worst = exit_codes::SUCCESS;
+    for mut target in targets.hosts {
+        let (connector, hints) = (&mut target.connector, &target.hints);
+        let result = match cancel {
+            None => {
+                let work = one_reply::status(connector, hints, &mut printer);
+                interruptible(work).await
+            }
+            Some(stop_units) => {
+                let work = one_reply::cancel(connector, hints, stop_units, &mut printer);
+                interruptible(work).await
+            }
+        };
+        match result {
+            Ok(code) => worst = worst.max(code),
+            Err(error @ (CtlError::Interrupted { .. } | CtlError::Output(_))) => return Err(error),
+            Err(error) if single => return Err(error),
+            Err(error) => {
+                eprintln!("error: {}", error_chain(&error));
+                worst = worst.max(error.exit_code());
+            }
+        }
+    }
+    Ok(worst)
+}
+
 /// Runs `work` until it ends or Ctrl-C. On Ctrl-C the work (and with it the SSH session) is
-/// dropped.
+/// dropped; nothing is left running by a one-reply command.
 async fn interruptible<T>(
     work: impl std::future::Future<Output = Result<T, CtlError>>,
-    hints: &Hints,
-    run_may_exist: bool,
 ) -> Result<T, CtlError> {
     tokio::select! {
         result = work => result,
-        _ = tokio::signal::ctrl_c() => Err(interrupted(hints, run_may_exist)),
-    }
-}
-
-fn interrupted(hints: &Hints, run_may_exist: bool) -> CtlError {
-    CtlError::Interrupted {
-        host: hints.host.clone(),
-        attach_hint: run_may_exist.then(|| hints.attach.clone()),
+        _ = tokio::signal::ctrl_c() => Err(CtlError::Interrupted {
+            hosts: Vec::new(),
+            attach_hint: None,
+        }),
     }
 }
 

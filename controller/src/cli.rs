@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use backup_orchestrator_proto::exit_codes;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueHint};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
 
 /// Shown after `--help` (and in the man page): what a pipeline can rely on.
 const EXIT_CODES_HELP: &str = "\
@@ -33,6 +33,7 @@ Examples:
   backup-orchestrator-ctl forge && nixos-rebuild switch --target-host forge
   backup-orchestrator-ctl --dry-run forge
   backup-orchestrator-ctl --yes --json forge > summary.json
+  backup-orchestrator-ctl --yes --parallel 3 @homelab vault   (groups: ~/.config/backup-orchestrator/hosts.toml)
   backup-orchestrator-ctl attach forge
   backup-orchestrator-ctl cancel forge --stop-units";
 
@@ -58,10 +59,10 @@ running, and `attach` follows them again.";
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
-    /// The host whose backup plan to run: an ssh_config alias, a host name or an address,
-    /// optionally as USER@HOST.
-    #[arg(value_name = "HOST", required = true, value_hint = ValueHint::Hostname)]
-    pub host: Option<String>,
+    /// The hosts whose backup plans to run: an ssh_config alias, a host name or an address
+    /// (optionally as USER@HOST), or `@GROUP` of the inventory. A host named twice runs once.
+    #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+    pub targets: Vec<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -139,24 +140,37 @@ pub struct GlobalOptions {
     /// Stop a unit that passes its stage's timeout (by default it is left running).
     #[arg(long, global = true)]
     pub stop_units_on_timeout: bool,
+
+    /// Read groups (`@GROUP`) and per-host settings from FILE [default: hosts.toml in the
+    /// user's config dir, e.g. ~/.config/backup-orchestrator/hosts.toml].
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    pub inventory: Option<PathBuf>,
+
+    /// Connect to, and run on, at most N hosts at once.
+    #[arg(long, value_name = "N", default_value_t = 10, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: u32,
+
+    /// Whether --agent-path was given (it then wins over the inventory's agent_path).
+    #[arg(skip)]
+    pub agent_path_given: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Follow the host's current run (or show its last one) from its start until its summary.
     Attach {
-        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
-        host: String,
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
     },
     /// Show whether a run is going on on the host, and the last run's summary.
     Status {
-        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
-        host: String,
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
     },
     /// Start no more units in the host's current run.
     Cancel {
-        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
-        host: String,
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
         /// Also stop the units that are running now.
         #[arg(long)]
         stop_units: bool,
@@ -202,16 +216,16 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Run {
-        host: String,
+        targets: Vec<String>,
     },
     Attach {
-        host: String,
+        targets: Vec<String>,
     },
     Status {
-        host: String,
+        targets: Vec<String>,
     },
     Cancel {
-        host: String,
+        targets: Vec<String>,
         stop_units: bool,
     },
     SshConfig {
@@ -241,23 +255,49 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let cli = Cli::try_parse_from(args)?;
-        if let (Some(host), Some(_)) = (&cli.host, &cli.command) {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        // `ctl forge status h1`: clap takes `status` for a second TARGET.
+        let command = Cli::command();
+        let subcommand_named = cli.command.is_none()
+            && cli.targets.iter().skip(1).any(|target| {
+                command
+                    .get_subcommands()
+                    .any(|sub| sub.get_name() == target.as_str())
+            });
+        if let (Some(host), true) = (
+            cli.targets.first(),
+            cli.command.is_some() || subcommand_named,
+        ) {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
                 format!("HOST {host:?} cannot come before a subcommand; put it after, as in `attach HOST`"),
             ));
         }
+        cli.options.agent_path_given = matches!(
+            global_value_source(&matches, "agent_path"),
+            Some(clap::parser::ValueSource::CommandLine)
+        );
         Ok(cli)
     }
 
     /// The action the command line asks for.
     pub fn action(&self) -> Action {
-        match (&self.command, &self.host) {
-            (Some(Command::Attach { host }), _) => Action::Attach { host: host.clone() },
-            (Some(Command::Status { host }), _) => Action::Status { host: host.clone() },
-            (Some(Command::Cancel { host, stop_units }), _) => Action::Cancel {
-                host: host.clone(),
+        match (&self.command, &self.targets) {
+            (Some(Command::Attach { targets }), _) => Action::Attach {
+                targets: targets.clone(),
+            },
+            (Some(Command::Status { targets }), _) => Action::Status {
+                targets: targets.clone(),
+            },
+            (
+                Some(Command::Cancel {
+                    targets,
+                    stop_units,
+                }),
+                _,
+            ) => Action::Cancel {
+                targets: targets.clone(),
                 stop_units: *stop_units,
             },
             (Some(Command::SshConfig { host }), _) => Action::SshConfig { host: host.clone() },
@@ -279,12 +319,24 @@ impl Cli {
             },
             (Some(Command::Completions { shell }), _) => Action::Completions { shell: *shell },
             (Some(Command::Man), _) => Action::Man,
-            // clap requires HOST when there is no subcommand.
-            (None, host) => Action::Run {
-                host: host.clone().unwrap_or_default(),
+            // clap requires a TARGET when there is no subcommand.
+            (None, targets) => Action::Run {
+                targets: targets.clone(),
             },
         }
     }
+}
+
+/// Where the global option `id` got its value: a global given after a subcommand is recorded
+/// in the subcommand's matches.
+fn global_value_source(matches: &clap::ArgMatches, id: &str) -> Option<clap::parser::ValueSource> {
+    let mut source = matches.value_source(id);
+    let mut current = matches;
+    while let Some((_, sub)) = current.subcommand() {
+        source = source.max(sub.value_source(id));
+        current = sub;
+    }
+    source
 }
 
 /// The exit code for a command line clap refused: 0 for `--help`/`--version` (printed on stdout),
@@ -331,7 +383,7 @@ mod tests {
         assert_eq!(
             cli.action(),
             Action::Run {
-                host: "forge".into()
+                targets: vec!["forge".into()]
             }
         );
         assert_eq!(cli.options.agent_path, "backup-orchestrator");
@@ -348,13 +400,50 @@ mod tests {
             assert_eq!(
                 cli.action(),
                 Action::Attach {
-                    host: "forge".into()
+                    targets: vec!["forge".into()]
                 }
             );
         }
         let run = parse(&["forge", "--dry-run", "-y", "-p", "2222"]).unwrap();
         assert!(run.options.dry_run && run.options.yes);
         assert_eq!(run.options.port, Some(2222));
+    }
+
+    #[test]
+    fn cli_takes_several_targets_and_groups_for_every_host_command() {
+        let run = parse(&["forge", "@homelab", "nas01", "--parallel", "3"]).unwrap();
+        assert_eq!(
+            run.action(),
+            Action::Run {
+                targets: vec!["forge".into(), "@homelab".into(), "nas01".into()]
+            }
+        );
+        assert_eq!(run.options.parallel, 3);
+        assert_eq!(parse(&["forge"]).unwrap().options.parallel, 10);
+        let attach = parse(&["attach", "@homelab", "vault"]).unwrap();
+        assert_eq!(
+            attach.action(),
+            Action::Attach {
+                targets: vec!["@homelab".into(), "vault".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn cli_knows_whether_agent_path_was_given() {
+        assert!(!parse(&["forge"]).unwrap().options.agent_path_given);
+        assert!(
+            parse(&["--agent-path", "/opt/a", "forge"])
+                .unwrap()
+                .options
+                .agent_path_given
+        );
+        assert!(
+            parse(&["attach", "forge", "--agent-path", "/opt/a"])
+                .unwrap()
+                .options
+                .agent_path_given
+        );
     }
 
     #[test]
@@ -388,7 +477,7 @@ mod tests {
         assert_eq!(
             cli.action(),
             Action::Cancel {
-                host: "forge".into(),
+                targets: vec!["forge".into()],
                 stop_units: true
             }
         );
@@ -401,7 +490,7 @@ mod tests {
             &["--no-such-flag", "forge"],
             &["--port", "notaport", "forge"],
             &["--connect-timeout", "0", "forge"],
-            &["forge", "extra"],
+            &["--parallel", "0", "forge"],
             &["forge", "status", "h1"],
             &["status"],
             &["cancel", "--stop-units"],

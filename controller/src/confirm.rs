@@ -1,25 +1,71 @@
-//! The question before a real run: [`confirm_run`].
+//! The question before a real run: [`require_terminal`] before connecting, [`confirm_checked`]
+//! once every host was checked.
 //!
-//! A real run starts backups on a production host, so it is confirmed, unless `--yes` or
-//! `--dry-run`. Without a terminal (a pipeline, cron) there is nobody to ask: that is a usage
-//! error (exit 64) telling to pass `--yes`, never a prompt that hangs.
+//! A real run starts backups on production hosts, so it is confirmed, once for all the hosts,
+//! unless `--yes` or `--dry-run`. Without a terminal (a pipeline, cron) there is nobody to ask:
+//! that is a usage error (exit 64) telling to pass `--yes`, found before any connection, never a
+//! prompt that hangs.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
-use backup_orchestrator_render::confirm_prompt;
+use backup_orchestrator_render::{confirm_prompt, fleet_confirm_prompt};
 
 use crate::error::CtlError;
+use crate::fleet::CheckOutcome;
 
-/// Asks on stderr and reads the answer from stdin, when needed.
-pub fn confirm_run(host: &str, yes: bool, dry_run: bool) -> Result<(), CtlError> {
-    decide(host, yes, dry_run, io::stdin().is_terminal(), || {
-        let mut stderr = io::stderr();
-        stderr.write_all(confirm_prompt(host).as_bytes())?;
-        stderr.flush()?;
-        let mut answer = String::new();
-        io::stdin().lock().read_line(&mut answer)?;
-        Ok(answer)
+/// Fails when a confirmation will be needed and there is no terminal to ask on.
+pub fn require_terminal(hosts: &[String], yes: bool, dry_run: bool) -> Result<(), CtlError> {
+    let terminal = io::stdin().is_terminal();
+    if yes || dry_run || terminal {
+        return Ok(());
+    }
+    Err(CtlError::NoTerminal {
+        host: hosts.join(", "),
     })
+}
+
+/// Asks once, on stderr, whether to run on the hosts whose check passed (listing the others with
+/// why), and reads the answer from stdin; nothing is asked when no host can run. `single` keeps
+/// the one-host question of `ctl HOST`.
+pub async fn confirm_checked(
+    outcomes: Vec<CheckOutcome>,
+    single: bool,
+    yes: bool,
+    dry_run: bool,
+) -> Result<(), CtlError> {
+    let ready: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.error.is_none())
+        .map(|o| o.host.as_str())
+        .collect();
+    if yes || dry_run || ready.is_empty() {
+        return Ok(());
+    }
+    let cannot: Vec<(&str, &str)> = outcomes
+        .iter()
+        .filter_map(|o| o.error.as_deref().map(|e| (o.host.as_str(), e)))
+        .collect();
+    let prompt = if single {
+        confirm_prompt(ready[0])
+    } else {
+        fleet_confirm_prompt(&ready, &cannot)
+    };
+    let hosts = ready.join(", ");
+    // Off the runtime's thread: the checked sessions' keepalives go on while the user reads.
+    tokio::task::spawn_blocking(move || {
+        decide(&hosts, false, false, io::stdin().is_terminal(), || {
+            let mut stderr = io::stderr();
+            stderr.write_all(prompt.as_bytes())?;
+            stderr.flush()?;
+            let mut answer = String::new();
+            io::stdin().lock().read_line(&mut answer)?;
+            Ok(answer)
+        })
+    })
+    .await
+    .map_err(|e| CtlError::Internal {
+        message: format!("the confirmation: {e}"),
+    })?
 }
 
 /// The decision, with the terminal and the answer injected.

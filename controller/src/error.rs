@@ -10,6 +10,7 @@ use std::io;
 
 use backup_orchestrator_proto::{Refusal, RefusalKind, exit_codes};
 
+use crate::inventory::InventoryError;
 use crate::remote::RemoteFailure;
 use crate::session::SessionError;
 use crate::ssh::OpenError;
@@ -24,6 +25,9 @@ pub enum CtlError {
     /// The SSH config, or the HOST, could not be resolved.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The inventory is malformed, or a `@GROUP` is not in it.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
     /// A real run needs confirmation, and there is no terminal to ask on.
     #[error(
         "not running the backup plan on {host} without confirmation, and stdin is not a terminal \
@@ -70,10 +74,10 @@ pub enum CtlError {
         last_error: String,
         attach_hint: String,
     },
-    /// Ctrl-C. The run, if one was started, goes on on the host.
-    #[error("{}", interrupted_text(host, attach_hint.as_deref()))]
+    /// Ctrl-C. The runs started, if any, go on on their hosts (`hosts`).
+    #[error("{}", interrupted_text(hosts, attach_hint.as_deref()))]
     Interrupted {
-        host: String,
+        hosts: Vec<String>,
         attach_hint: Option<String>,
     },
     /// Writing our own output failed (a broken pipe is not an error: output just stops).
@@ -127,10 +131,14 @@ fn attach_text(refusal: &Refusal, attach_hint: Option<&str>) -> String {
     }
 }
 
-fn interrupted_text(host: &str, attach_hint: Option<&str>) -> String {
-    match attach_hint {
-        Some(hint) => format!("the run goes on on {host}; follow it with: {hint}"),
-        None => "interrupted".to_owned(),
+fn interrupted_text(hosts: &[String], attach_hint: Option<&str>) -> String {
+    match (hosts, attach_hint) {
+        ([host], Some(hint)) => format!("the run goes on on {host}; follow it with: {hint}"),
+        (hosts, Some(hint)) if !hosts.is_empty() => format!(
+            "the runs go on on {}; follow them with: {hint}",
+            hosts.join(", ")
+        ),
+        _ => "interrupted".to_owned(),
     }
 }
 
@@ -140,9 +148,10 @@ impl CtlError {
         match self {
             // What the native transport refuses in the config: could not run on the host.
             CtlError::Config(e) if e.is_refusal() => exit_codes::COULD_NOT_RUN,
-            CtlError::Usage { .. } | CtlError::Config(_) | CtlError::NoTerminal { .. } => {
-                exit_codes::USAGE
-            }
+            CtlError::Usage { .. }
+            | CtlError::Config(_)
+            | CtlError::Inventory(_)
+            | CtlError::NoTerminal { .. } => exit_codes::USAGE,
             CtlError::NotConfirmed { .. } | CtlError::Interrupted { .. } => exit_codes::INTERRUPTED,
             CtlError::Connect(_)
             | CtlError::Remote(_)
@@ -202,7 +211,7 @@ mod tests {
         assert_eq!(CtlError::NoTerminal { host: "h".into() }.exit_code(), 64);
         assert_eq!(
             CtlError::Interrupted {
-                host: "h".into(),
+                hosts: vec!["h".into()],
                 attach_hint: None
             }
             .exit_code(),
@@ -247,12 +256,20 @@ mod tests {
     #[test]
     fn error_for_ctrl_c_says_the_run_goes_on() {
         let error = CtlError::Interrupted {
-            host: "forge".into(),
+            hosts: vec!["forge".into()],
             attach_hint: Some("backup-orchestrator-ctl attach forge".into()),
         };
         assert_eq!(
             error.to_string(),
             "the run goes on on forge; follow it with: backup-orchestrator-ctl attach forge"
+        );
+        let fleet = CtlError::Interrupted {
+            hosts: vec!["h1".into(), "h2".into()],
+            attach_hint: Some("backup-orchestrator-ctl attach @lab".into()),
+        };
+        assert_eq!(
+            fleet.to_string(),
+            "the runs go on on h1, h2; follow them with: backup-orchestrator-ctl attach @lab"
         );
     }
 }

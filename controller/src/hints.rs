@@ -17,14 +17,15 @@ impl Hints {
     pub fn new(options: &GlobalOptions, host: &str, label: &str) -> Hints {
         Hints {
             host: label.to_owned(),
-            attach: ctl_command(options, "attach", host),
-            status: ctl_command(options, "status", host),
+            attach: ctl_command(options, "attach", &[host]),
+            status: ctl_command(options, "status", &[host]),
         }
     }
 }
 
-/// `backup-orchestrator-ctl [the connection flags given] SUBCOMMAND HOST`, shell-quoted, for hints.
-fn ctl_command(options: &GlobalOptions, subcommand: &str, host: &str) -> String {
+/// `backup-orchestrator-ctl [the connection flags given] SUBCOMMAND TARGET…`, shell-quoted, for
+/// hints.
+pub fn ctl_command(options: &GlobalOptions, subcommand: &str, targets: &[&str]) -> String {
     let mut words: Vec<String> = vec!["backup-orchestrator-ctl".into()];
     if let Some(path) = &options.ssh_config {
         words.push("--ssh-config".into());
@@ -51,12 +52,16 @@ fn ctl_command(options: &GlobalOptions, subcommand: &str, host: &str) -> String 
         words.push("-o".into());
         words.push(shell_quote(option));
     }
+    if let Some(path) = &options.inventory {
+        words.push("--inventory".into());
+        words.push(shell_quote(&path.to_string_lossy()));
+    }
     if options.agent_path != "backup-orchestrator" {
         words.push("--agent-path".into());
         words.push(shell_quote(&options.agent_path));
     }
     words.push(subcommand.into());
-    words.push(shell_quote(host));
+    words.extend(targets.iter().map(|target| shell_quote(target)));
     words.join(" ")
 }
 
@@ -73,7 +78,7 @@ mod tests {
             ..GlobalOptions::default()
         };
         assert_eq!(
-            ctl_command(&options, "attach", "h1"),
+            ctl_command(&options, "attach", &["h1"]),
             "backup-orchestrator-ctl --ssh-config '/run/bo testhosts/ctl/ssh_config' -l deploy --agent-path /opt/agent attach h1"
         );
         let plain = GlobalOptions {
@@ -81,7 +86,7 @@ mod tests {
             ..GlobalOptions::default()
         };
         assert_eq!(
-            ctl_command(&plain, "attach", "forge"),
+            ctl_command(&plain, "attach", &["forge"]),
             "backup-orchestrator-ctl attach forge"
         );
     }

@@ -6,7 +6,7 @@
 //! Layers, each importing only those below it:
 //!
 //! ```text
-//!  main ─▶ app (the commands; confirm, hints)
+//!  main ─▶ app (the commands; confirm, hints; targets: TARGET… through the inventory to hosts)
 //!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
 //!           ├─▶ one_reply (status, cancel)
 //!           └─▶ install, doctor: a task per host over ssh::command (and a Hello at the end)
@@ -27,11 +27,13 @@ mod feed;
 mod fleet;
 mod hints;
 mod install;
+mod inventory;
 mod one_reply;
 mod reconnect;
 mod remote;
 mod session;
 mod ssh;
+mod targets;
 mod transport;
 
 use std::io::IsTerminal;

@@ -1,15 +1,19 @@
-//! One host's task: [`HostJob::follow`] connects, sends the request, follows the run across lost
+//! One host's work: [`HostJob::check`] connects and checks it (host key, auth, sudo, Hello), then
+//! [`HostJob::follow`] sends the request on that session, follows the run across lost
 //! connections, and ends by telling the display the summary or the error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use backup_orchestrator_proto::{Request, Summary};
+use backup_orchestrator_render::error_chain;
+use tokio::sync::Semaphore;
 
 use crate::error::CtlError;
 use crate::feed::HostFeed;
 use crate::hints::Hints;
 use crate::reconnect::{self, Connect, RetryPolicy};
+use crate::session::Session;
 use crate::session::follow::RunEnd;
 
 /// A host to follow: how to reach it, what to ask, what to tell the user.
@@ -21,6 +25,16 @@ pub struct HostJob<C> {
     /// Set once the request may have reached the agent: from then on, Ctrl-C leaves a run behind
     /// on the host, and the message says how to attach to it.
     pub run_may_exist: Arc<AtomicBool>,
+    /// The checked session, or why there is none; `None` until [`HostJob::check`].
+    checked: Option<Result<Session, CtlError>>,
+}
+
+/// How a host's check ended, for the confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub host: String,
+    /// Why the host cannot run (the message a user sees), or `None` when it can.
+    pub error: Option<String>,
 }
 
 impl<C: Connect> HostJob<C> {
@@ -32,6 +46,7 @@ impl<C: Connect> HostJob<C> {
             request,
             hints,
             run_may_exist: Arc::new(AtomicBool::new(attach)),
+            checked: None,
         }
     }
 
@@ -40,19 +55,59 @@ impl<C: Connect> HostJob<C> {
         &self.hints.host
     }
 
-    /// Follows the run to its end and says how it ended on `feed`.
-    pub async fn follow(mut self, feed: HostFeed) {
-        match self.follow_run(&feed).await {
+    /// Connects and checks that the request can be made; the session is kept for
+    /// [`HostJob::follow`].
+    pub async fn check(&mut self) {
+        let checked = self.open().await;
+        if let Err(error) = &checked {
+            tracing::debug!(host = %self.hints.host, error = %error_chain(error), "check failed");
+        }
+        self.checked = Some(checked);
+    }
+
+    pub fn outcome(&self) -> CheckOutcome {
+        CheckOutcome {
+            host: self.hints.host.clone(),
+            error: match &self.checked {
+                Some(Err(error)) => Some(error_chain(error)),
+                _ => None,
+            },
+        }
+    }
+
+    async fn open(&mut self) -> Result<Session, CtlError> {
+        let session = self.connector.connect().await?;
+        if matches!(self.request, Request::Attach { .. }) {
+            session.require("attach")?;
+        }
+        Ok(session)
+    }
+
+    /// Follows the run to its end, holding a permit of `limit` while it runs, and says how it
+    /// ended on `feed`. A host that failed its check says so at once, without a permit.
+    pub async fn follow(mut self, feed: HostFeed, limit: Arc<Semaphore>) {
+        let session = match self.checked.take() {
+            Some(Err(error)) => return feed.failed(error),
+            Some(Ok(session)) => Some(session),
+            None => None,
+        };
+        // Never closed: acquiring fails only on a closed semaphore.
+        let _permit = limit.acquire().await;
+        let session = match session {
+            Some(session) => Ok(session),
+            None => self.open().await,
+        };
+        let result = match session {
+            Ok(session) => self.follow_run(session, &feed).await,
+            Err(error) => Err(error),
+        };
+        match result {
             Ok(summary) => feed.finished(summary),
             Err(error) => feed.failed(error),
         }
     }
 
-    async fn follow_run(&mut self, feed: &HostFeed) -> Result<Summary, CtlError> {
-        let session = self.connector.connect().await?;
-        if matches!(self.request, Request::Attach { .. }) {
-            session.require("attach")?;
-        }
+    async fn follow_run(&mut self, session: Session, feed: &HostFeed) -> Result<Summary, CtlError> {
         self.run_may_exist.store(true, Ordering::SeqCst);
         let end = reconnect::follow(
             &mut self.connector,

@@ -79,6 +79,10 @@ fn envelope(seq: u64, event: Event) -> Reply {
     })
 }
 
+async fn no_confirm(_outcomes: Vec<CheckOutcome>) -> Result<(), CtlError> {
+    Ok(())
+}
+
 /// An agent that runs a short run ending with `exit_code` (its task runs on the fleet's
 /// `LocalSet`, as the host tasks do).
 struct OneRun {
@@ -138,7 +142,9 @@ async fn fleet_of_one_shows_the_run_and_returns_its_verdict() {
         Request::Run(Default::default()),
         hints(),
     );
-    let codes = run(vec![job], Box::new(calls.clone())).await.unwrap();
+    let codes = run(vec![job], Box::new(calls.clone()), 10, no_confirm)
+        .await
+        .unwrap();
     assert_eq!(codes, [2]);
     assert_eq!(
         calls.list(),
@@ -151,7 +157,9 @@ async fn fleet_of_one_reports_a_host_that_cannot_run_with_its_exit_code() {
     let calls = Calls::default();
     let job = HostJob::new(NoSudo, Request::Run(Default::default()), hints());
     let run_may_exist = Arc::clone(&job.run_may_exist);
-    let codes = run(vec![job], Box::new(calls.clone())).await.unwrap();
+    let codes = run(vec![job], Box::new(calls.clone()), 10, no_confirm)
+        .await
+        .unwrap();
     assert_eq!(codes, [3]);
     let list = calls.list();
     assert_eq!(list.len(), 2, "{list:?}");
@@ -164,4 +172,78 @@ async fn fleet_of_one_reports_a_host_that_cannot_run_with_its_exit_code() {
         !run_may_exist.load(std::sync::atomic::Ordering::SeqCst),
         "nothing reached the agent: Ctrl-C must not suggest attaching"
     );
+}
+
+#[tokio::test]
+async fn fleet_checks_every_host_then_confirms_once_then_runs_the_ones_that_can() {
+    let calls = Calls::default();
+    let mut second = hints();
+    second.host = "nas01".into();
+    let jobs = vec![
+        HostJob::new(
+            Either::Run(OneRun { exit_code: 1 }),
+            Request::Run(Default::default()),
+            hints(),
+        ),
+        HostJob::new(Either::NoSudo, Request::Run(Default::default()), second),
+    ];
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let codes = run(jobs, Box::new(calls.clone()), 1, |outcomes| async move {
+        seen.lock().unwrap().extend(outcomes);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(codes, [1, 3]);
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2);
+    assert_eq!(
+        (asked[0].host.as_str(), asked[0].error.is_none()),
+        ("forge", true)
+    );
+    assert!(
+        asked[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("sudo wants a password")
+    );
+    assert_eq!(calls.list().last().unwrap(), "done");
+}
+
+#[tokio::test]
+async fn fleet_starts_nothing_when_the_confirmation_says_no() {
+    let calls = Calls::default();
+    let job = HostJob::new(
+        OneRun { exit_code: 0 },
+        Request::Run(Default::default()),
+        hints(),
+    );
+    let run_may_exist = Arc::clone(&job.run_may_exist);
+    let error = run(vec![job], Box::new(calls.clone()), 10, |_| async {
+        Err(CtlError::NotConfirmed {
+            host: "forge".into(),
+        })
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(error, CtlError::NotConfirmed { .. }));
+    assert!(calls.list().is_empty(), "{:?}", calls.list());
+    assert!(!run_may_exist.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+/// Two kinds of host in one fleet.
+enum Either {
+    Run(OneRun),
+    NoSudo,
+}
+
+impl Connect for Either {
+    async fn connect(&mut self) -> Result<Session, CtlError> {
+        match self {
+            Either::Run(run) => run.connect().await,
+            Either::NoSudo => NoSudo.connect().await,
+        }
+    }
 }

@@ -115,6 +115,18 @@ impl RunView {
         self.units.get(name)
     }
 
+    /// Units known so far (discovered or seen), those with a final outcome, and those running.
+    pub fn unit_counts(&self) -> (u64, u64, u64) {
+        let known = self.units.len() as u64;
+        let done = self.units.values().filter(|u| u.outcome.is_some()).count() as u64;
+        let running = self
+            .units
+            .values()
+            .filter(|u| u.outcome.is_none() && u.started_ms.is_some())
+            .count() as u64;
+        (known, done, running)
+    }
+
     /// How many stages the plan has: the verdict is shown as `Stage {count + 1}`.
     pub fn stage_count(&self) -> u32 {
         let planned = self.run.as_ref().map_or(0, |r| r.plan.stages.len());

@@ -7,6 +7,7 @@ mod agent;
 mod boundary;
 mod controller;
 mod faults;
+mod fleet;
 mod install;
 mod nix;
 mod schema;
