@@ -14,10 +14,22 @@ pub const MAGIC: &str = "backup-orchestrator/wire";
 /// Changelog:
 /// - 1.0: first release. Requests run/attach/status/cancel; events for preflight, stages, units,
 ///   log lines and the run summary.
-pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
+/// - 1.1: requests `logs` (a planned unit's last invocation's journal, [`crate::request::UnitLogs`])
+///   and `history` (the kept runs, [`crate::request::RunHistory`]), refusal kind `not_in_plan`;
+///   `UnitFinished.journal` and the summary's `units[].journal` (a failed unit's last journal
+///   lines). Capabilities `logs`, `history`.
+pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 1 };
 
 /// Capabilities this build offers; a peer uses one only when the other side listed it.
-pub const CAPABILITIES: &[&str] = &["run", "attach", "status", "cancel", "stop-units"];
+pub const CAPABILITIES: &[&str] = &[
+    "run",
+    "attach",
+    "status",
+    "cancel",
+    "stop-units",
+    "logs",
+    "history",
+];
 
 /// Major: incompatible changes. Minor: additions an older peer survives (see the crate's policy).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -163,14 +175,16 @@ mod tests {
     fn hello_check_names_both_versions_and_the_side_to_upgrade_when_major_differs() {
         let ours = Hello::new(Role::Controller, "backup-orchestrator-ctl 0.1.0");
         let mut theirs = Hello::new(Role::Agent, "backup-orchestrator 2.0.0");
-        theirs.protocol.major = 2;
+        theirs.protocol = ProtocolVersion { major: 2, minor: 0 };
         let message = theirs.check_compatible(&ours).unwrap_err().to_string();
         assert!(
             message.contains("protocol 2.0 (backup-orchestrator 2.0.0)"),
             "{message}"
         );
         assert!(
-            message.contains("protocol 1.0 (backup-orchestrator-ctl 0.1.0)"),
+            message.contains(&format!(
+                "protocol {PROTOCOL_VERSION} (backup-orchestrator-ctl 0.1.0)"
+            )),
             "{message}"
         );
         assert!(

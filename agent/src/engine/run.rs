@@ -200,6 +200,7 @@ impl<'a, S: Systemd> Run<'a, S> {
                     active_state: finish.active_state,
                     exit_status: finish.exit_status,
                     duration_ms: millis(ended.started.elapsed()),
+                    journal: Vec::new(),
                 }));
             }
             Err(e) => self.log(LogLevel::Warn, format!("failed to {}", error_chain(&e))),
@@ -249,7 +250,16 @@ impl<'a, S: Systemd> Run<'a, S> {
         }
     }
 
-    fn settle(&self, report: usize, stage: &Stage, unit: &str, finish: UnitFinish, took: Duration) {
+    /// The unit ended by itself: its outcome, and for a failure `journal`, its last lines.
+    fn settle(
+        &self,
+        report: usize,
+        stage: &Stage,
+        unit: &str,
+        finish: UnitFinish,
+        journal: Vec<String>,
+        took: Duration,
+    ) {
         let outcome = if finish.succeeded() {
             Outcome::Success
         } else {
@@ -260,6 +270,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             r.result = Some(finish.result.clone());
             r.exit_status = finish.exit_status;
             r.duration_ms = Some(millis(took));
+            r.journal.clone_from(&journal);
         });
         self.emit(Event::UnitFinished(UnitFinished {
             stage: stage.name.clone(),
@@ -269,6 +280,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             active_state: finish.active_state,
             exit_status: finish.exit_status,
             duration_ms: millis(took),
+            journal,
         }));
     }
 
@@ -299,6 +311,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             active_state: "unknown".to_owned(),
             exit_status: None,
             duration_ms: millis(took),
+            journal: Vec::new(),
         }));
     }
 
@@ -324,6 +337,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             exit_status: None,
             duration_ms: None,
             still_running: false,
+            journal: Vec::new(),
         });
         reports.len() - 1
     }

@@ -744,3 +744,47 @@ async fn engine_discovers_the_next_stage_while_the_current_one_runs() {
     assert!(a_done < b_found);
     assert_eq!(summary.successful, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn engine_attaches_a_failed_units_journal_to_its_end_and_its_report_only() {
+    let fake = FakeSystemd::new([
+        ("syncoid-a.service", FakeUnit::failing(SEC)),
+        ("syncoid-b.service", FakeUnit::ok(SEC)),
+    ]);
+    let plan = plan(vec![stage(
+        "replication",
+        &["syncoid-*.service"],
+        0,
+        60 * SEC,
+    )]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    let lines = ["journal of invocation 0123456789abcdef0123456789abcdef"];
+    assert_eq!(finished(&events, "syncoid-a.service")[0].journal, lines);
+    assert!(finished(&events, "syncoid-b.service")[0].journal.is_empty());
+    assert_eq!(summary.units[0].journal, lines);
+    assert!(summary.units[1].journal.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn engine_warns_about_a_stage_whose_patterns_match_no_unit() {
+    let fake = FakeSystemd::new([("syncoid-a.service", FakeUnit::ok(SEC))]);
+    let plan = plan(vec![
+        stage("replication", &["syncoid-*.service"], 0, 60 * SEC),
+        stage("restic", &["restic-backup-*.service"], 3, 60 * SEC),
+    ]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Log(log) if log.level == LogLevel::Warn => Some(log.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        ["stage restic: no unit on this host matches restic-backup-*.service"]
+    );
+    assert_eq!(summary.exit_code, 0);
+}

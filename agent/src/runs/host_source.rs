@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use backup_orchestrator_proto::{
-    Envelope, Refusal, RefusalKind, RunOptions, StatusReport, exit_codes,
+    Envelope, Refusal, RefusalKind, RunHistory, RunOptions, StatusReport, UnitLogs, exit_codes,
 };
 use backup_orchestrator_render::NOTHING_TO_CANCEL;
 
 use super::execute::{CollectSink, Execution, execute_plan};
+use super::history::history;
 use super::host::{Host, StartError};
+use super::logs::unit_logs;
 use super::session::{EventSource, RunSource, refusal};
 use super::unit::{OwnershipError, RunUnit};
 use crate::engine::Cancel;
@@ -32,6 +34,16 @@ impl HostRuns {
         HostRuns { plan, host: None }
     }
 
+    /// The host's plan, checked.
+    fn plan(&self) -> Result<Plan, Refusal> {
+        Plan::load_chosen(self.plan.as_deref()).map_err(|e| {
+            refusal(
+                RefusalKind::PlanInvalid,
+                format!("the host's plan is invalid: {}", error_chain(&e)),
+            )
+        })
+    }
+
     async fn host(&mut self) -> Result<&Host, Refusal> {
         if self.host.is_none() {
             let host = Host::connect().await.map_err(internal)?;
@@ -50,12 +62,7 @@ impl RunSource for HostRuns {
 
     async fn run(&mut self, options: RunOptions) -> Result<HostEvents, Refusal> {
         // Checked before anything is started or locked.
-        let plan = Plan::load_chosen(self.plan.as_deref()).map_err(|e| {
-            refusal(
-                RefusalKind::PlanInvalid,
-                format!("the host's plan is invalid: {}", error_chain(&e)),
-            )
-        })?;
+        let plan = self.plan()?;
         if options.dry_run {
             let now = SystemTime::now();
             let run_id = runlog::new_run_id(now);
@@ -133,6 +140,18 @@ impl RunSource for HostRuns {
             Some(active) => Ok(active.run_id.unwrap_or_default()),
             None => Err(refusal(RefusalKind::NoRun, NOTHING_TO_CANCEL)),
         }
+    }
+
+    async fn logs(&mut self, unit: String, lines: u32) -> Result<UnitLogs, Refusal> {
+        let plan = self.plan()?;
+        let host = self.host().await?;
+        unit_logs(&plan, host.unit.connection(), &unit, lines).await
+    }
+
+    async fn history(&mut self) -> Result<RunHistory, Refusal> {
+        let host = self.host().await?;
+        let running = host.unit.running_id().await.map_err(internal)?;
+        Ok(history(&host.layout, running.as_deref()))
     }
 }
 

@@ -9,6 +9,8 @@
 //!      │      Run      → plan check → start the run (RunSource) → Reply::Event … RunFinished
 //!      │      Attach   → Reply::Event with seq > after_seq … RunFinished (always sent)
 //!      │      Status   → Reply::Status       Cancel → Reply::Cancelled
+//!      │      Logs     → Reply::Logs (a unit the plan names; else Refused{NotInPlan})
+//!      │      History  → Reply::History
 //!      │      Unknown  → Reply::Refused{Unsupported}
 //!      │ ◀──────────────────────────────────────────── Reply … ──── │ then EOF
 //! ```
@@ -21,7 +23,7 @@
 use backup_orchestrator_proto::hello::Incompatibility;
 use backup_orchestrator_proto::{
     Envelope, Event, FrameError, Hello, MessageCodec, Refusal, RefusalKind, Reply, Request, Role,
-    RunOptions, StatusReport, exit_codes,
+    RunHistory, RunOptions, StatusReport, UnitLogs, exit_codes,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -42,6 +44,10 @@ pub trait RunSource {
     async fn status(&mut self) -> Result<StatusReport, Refusal>;
     /// Signals the running run; returns its id.
     async fn cancel(&mut self, stop_units: bool) -> Result<String, Refusal>;
+    /// The journal of `unit`'s last invocation; refused for a unit the host's plan does not name.
+    async fn logs(&mut self, unit: String, lines: u32) -> Result<UnitLogs, Refusal>;
+    /// The runs kept on the host.
+    async fn history(&mut self) -> Result<RunHistory, Refusal>;
 }
 
 /// One run's events, in order.
@@ -76,7 +82,7 @@ impl SessionEnd {
 /// A refusal with the exit code its kind implies.
 pub fn refusal(kind: RefusalKind, message: impl Into<String>) -> Refusal {
     let exit_code = match kind {
-        RefusalKind::PlanInvalid => exit_codes::USAGE,
+        RefusalKind::PlanInvalid | RefusalKind::NotInPlan => exit_codes::USAGE,
         _ => exit_codes::COULD_NOT_RUN,
     };
     Refusal {
@@ -134,6 +140,14 @@ where
         },
         Request::Cancel { stop_units } => match source.cancel(stop_units).await {
             Ok(run_id) => send(&mut writer, Reply::Cancelled { run_id, stop_units }).await,
+            Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
+        },
+        Request::Logs { unit, lines } => match source.logs(unit, lines).await {
+            Ok(logs) => send(&mut writer, Reply::Logs(logs)).await,
+            Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
+        },
+        Request::History => match source.history().await {
+            Ok(history) => send(&mut writer, Reply::History(history)).await,
             Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
         },
         Request::Unknown => {
@@ -250,6 +264,22 @@ mod tests {
 
         async fn cancel(&mut self, _stop_units: bool) -> Result<String, Refusal> {
             Err(refusal(RefusalKind::NoRun, "no backup run in progress"))
+        }
+
+        async fn logs(&mut self, unit: String, lines: u32) -> Result<UnitLogs, Refusal> {
+            self.requests.push(format!("logs {unit} {lines}"));
+            if unit == "sshd.service" {
+                return Err(refusal(RefusalKind::NotInPlan, "not in the plan"));
+            }
+            Ok(UnitLogs {
+                unit,
+                invocation_id: None,
+                lines: vec!["one".into()],
+            })
+        }
+
+        async fn history(&mut self) -> Result<RunHistory, Refusal> {
+            Ok(RunHistory::default())
         }
     }
 
@@ -460,6 +490,45 @@ mod tests {
         let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
         assert_eq!(replies.len(), 3);
         assert!(matches!(&replies[2], Reply::Refused(r) if r.exit_code == 3));
+    }
+
+    #[tokio::test]
+    async fn serve_answers_logs_and_passes_on_a_not_in_plan_refusal_with_exit_64() {
+        let mut source = FakeRuns::default();
+        let request = Request::Logs {
+            unit: "syncoid-a.service".into(),
+            lines: 5,
+        };
+        let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
+        assert!(
+            matches!(&replies[..], [Reply::Logs(l)] if l.unit == "syncoid-a.service" && l.lines == ["one"]),
+            "{replies:?}"
+        );
+        let request = Request::Logs {
+            unit: "sshd.service".into(),
+            lines: 5,
+        };
+        let (end, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
+        assert_eq!(end.exit_code(), 0);
+        assert!(
+            matches!(&replies[..], [Reply::Refused(r)] if r.kind == RefusalKind::NotInPlan && r.exit_code == 64),
+            "{replies:?}"
+        );
+        assert_eq!(
+            source.requests,
+            ["logs syncoid-a.service 5", "logs sshd.service 5"]
+        );
+    }
+
+    #[tokio::test]
+    async fn serve_answers_history() {
+        let mut source = FakeRuns::default();
+        let (_, _, replies) =
+            session(&mut source, controller_hello(), Some(Request::History)).await;
+        assert!(
+            matches!(&replies[..], [Reply::History(h)] if h.runs.is_empty()),
+            "{replies:?}"
+        );
     }
 
     #[tokio::test]

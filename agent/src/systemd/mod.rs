@@ -14,6 +14,7 @@
 //!  names.rs         bus name, interfaces, unit object paths
 //!  proxies.rs       the D-Bus interfaces (zbus proxies)
 //!  unit_files.rs    unit files matching a stage's globs
+//!  unit_journal.rs  a unit's own journal lines (one invocation's, or its latest), via journalctl
 //! ```
 //!
 //! The trait is small on purpose: discover units, read their `ActiveState`s, start one and
@@ -55,6 +56,7 @@ mod sender_check;
 mod signals;
 mod transient;
 mod unit_files;
+mod unit_journal;
 mod unit_state;
 
 #[cfg(test)]
@@ -64,3 +66,4 @@ pub use api::{Systemd, SystemdError, UnitFinish, UnitWatch};
 pub use bus::SystemdBus;
 pub use connection::SystemdConnection;
 pub use transient::{TransientService, TransientStart, UnitSnapshot};
+pub use unit_journal::{JournalReadError, invocation_journal, unit_journal};

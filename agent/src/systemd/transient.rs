@@ -1,5 +1,6 @@
 //! The calls for a transient unit (the run unit, see `crate::runs`): create and start it, look it
-//! up, read the state it is in, signal its main process, clear its failure. Each answers with the
+//! up, read the state it is in, signal its main process, clear its failure; and a unit's last
+//! invocation (for `logs`). Each answers with the
 //! raw D-Bus result, systemd's "no such unit" answers already told apart: the caller names what it
 //! was doing.
 
@@ -8,6 +9,7 @@ use zbus::{OwnedObjectPath, Variant};
 
 use super::connection::SystemdConnection;
 use super::proxies::UnitProxy;
+use super::unit_state::hex;
 
 const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
@@ -112,6 +114,25 @@ impl SystemdConnection {
             active_state,
             job_queued,
         }))
+    }
+
+    /// The `InvocationID` of `unit`'s current or last activation, as 32 hex digits; `None` when the
+    /// unit is not loaded or has not been activated since it was.
+    pub async fn last_invocation(&self, unit: &str) -> zbus::Result<Option<String>> {
+        let Some(path) = self.loaded_unit(unit).await? else {
+            return Ok(None);
+        };
+        let unit = UnitProxy::builder(&self.conn)
+            .path(path)
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await?;
+        match unit.invocation_id().await {
+            Ok(id) if id.is_empty() => Ok(None),
+            Ok(id) => Ok(Some(hex(&id))),
+            Err(e) if is_gone(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends `signal` to `unit`'s main process; `false` when the unit is gone.

@@ -5,7 +5,8 @@
 //!  skip_reason     already running (active_state::is_running) or cancelled ─▶ UnitSkipped
 //!  dry run         ─▶ UnitFinished(planned)
 //!  start           UnitStarted, StartUnit + watch (the start counts as pending until answered)
-//!  follow_to_end   the watch, within the stage timeout ─▶ UnitFinished
+//!  follow_to_end   the watch, within the stage timeout ─▶ UnitFinished (a failure with its
+//!                  invocation's last journal lines)
 //!                  or timed_out ─▶ UnitTimedOut (optionally StopUnit); followed on as Lingering
 //! ```
 
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 use super::{Lingered, Run, UnitEnd, millis};
 use crate::error_chain::error_chain;
 use crate::plan::Stage;
-use crate::systemd::{Systemd, SystemdError, UnitWatch, active_state};
+use crate::systemd::{Systemd, SystemdError, UnitFinish, UnitWatch, active_state};
 
 /// The `ActiveState`s of the units a stage takes in one go: read in one call to systemd, awaited by
 /// each of their futures (each takes its own by position).
@@ -151,6 +152,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             active_state,
             exit_status: None,
             duration_ms: 0,
+            journal: Vec::new(),
         }));
     }
 
@@ -189,7 +191,11 @@ impl<'a, S: Systemd> Run<'a, S> {
             Ok(finish) => {
                 self.ended(&unit);
                 match finish {
-                    Ok(finish) => self.settle(report, stage, &unit, finish, started.elapsed()),
+                    Ok(finish) => {
+                        let took = started.elapsed();
+                        let journal = self.why_it_failed(&finish).await;
+                        self.settle(report, stage, &unit, finish, journal, took);
+                    }
                     Err(e) => {
                         self.log(LogLevel::Warn, format!("failed to {}", error_chain(&e)));
                         self.settle_error(report, stage, &unit, &e, started.elapsed());
@@ -211,6 +217,14 @@ impl<'a, S: Systemd> Run<'a, S> {
                     }
                 }))
             }
+        }
+    }
+
+    /// A failed unit's last journal lines (of that invocation); nothing for a success.
+    async fn why_it_failed(&self, finish: &UnitFinish) -> Vec<String> {
+        match &finish.invocation_id {
+            Some(id) if !finish.succeeded() => self.systemd.failure_journal(id).await,
+            _ => Vec::new(),
         }
     }
 
