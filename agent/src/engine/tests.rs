@@ -31,6 +31,7 @@ fn plan(stages: Vec<Stage>) -> Plan {
         failure_threshold_percent: 50,
         preflight: Vec::new(),
         stages,
+        monitoring: crate::plan::Monitoring::default(),
     }
 }
 
