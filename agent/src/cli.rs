@@ -55,7 +55,8 @@ pub struct Cli {
 /// Flags every command accepts, before or after the subcommand.
 #[derive(Clone, Debug, Default, Args)]
 pub struct GlobalArgs {
-    /// Show what would run; start nothing (no lock taken, nothing written on the host).
+    /// Show what would run; start nothing (no lock taken, nothing written on the host but the
+    /// plan's monitoring textfile).
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// Detailed progress output.

@@ -6,6 +6,7 @@
 //!            └─▶ engine/    a plan against systemd, as typed events
 //!            └─▶ runlog/    the run's event log on disk      journal.rs   the run in the journal
 //!            └─▶ systemd/   the one way to systemd (one bus connection per process)
+//!            └─▶ monitoring/ at a run's start and end: Prometheus textfile, the plan's hooks
 //!  plan/, preflight.rs, identity.rs, error_chain.rs: used from any floor, use none above them
 //! ```
 
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod error_chain;
 pub mod identity;
 pub mod journal;
+pub mod monitoring;
 pub mod plan;
 pub mod preflight;
 pub mod runlog;

@@ -116,14 +116,7 @@ impl<'a, S: Systemd> Run<'a, S> {
     }
 
     pub(super) async fn execute(self) -> Summary {
-        self.emit(Event::RunStarted(RunStarted {
-            run_id: self.options.run_id.clone(),
-            host: self.options.host.clone(),
-            started_at: self.options.started_at.clone(),
-            agent: SOFTWARE.to_owned(),
-            dry_run: self.options.dry_run,
-            plan: self.plan.outline(),
-        }));
+        self.emit(Event::RunStarted(run_started(self.plan, self.options)));
 
         let mut failures = Vec::new();
         for disk in &self.plan.preflight {
@@ -385,6 +378,18 @@ impl<'a, S: Systemd> Run<'a, S> {
 
     fn log(&self, level: LogLevel, message: String) {
         self.emit(Event::Log(Log { level, message }));
+    }
+}
+
+/// The run's first event, as [`super::execute`] emits it (and a start hook is given).
+pub(super) fn run_started(plan: &Plan, options: &EngineOptions) -> RunStarted {
+    RunStarted {
+        run_id: options.run_id.clone(),
+        host: options.host.clone(),
+        started_at: options.started_at.clone(),
+        agent: SOFTWARE.to_owned(),
+        dry_run: options.dry_run,
+        plan: plan.outline(),
     }
 }
 

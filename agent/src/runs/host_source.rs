@@ -1,6 +1,7 @@
 //! [`HostRuns`]: this host's runs as the session's [`RunSource`]: a dry run executed here, a real
 //! run started as the run unit and its log followed ([`HostEvents`]).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -10,7 +11,7 @@ use backup_orchestrator_proto::{
 };
 use backup_orchestrator_render::NOTHING_TO_CANCEL;
 
-use super::execute::{CollectSink, Execution, execute_plan};
+use super::execute::{CollectSink, Execution, HoldFinish, execute_plan};
 use super::history::history;
 use super::host::{Host, StartError};
 use super::logs::unit_logs;
@@ -18,8 +19,9 @@ use super::session::{EventSource, RunSource, refusal};
 use super::unit::{OwnershipError, RunUnit};
 use crate::engine::Cancel;
 use crate::error_chain::error_chain;
+use crate::monitoring::RunMonitor;
 use crate::plan::Plan;
-use crate::runlog::{self, Follower, LogFollowError};
+use crate::runlog::{self, Follower, Layout, LogFollowError};
 
 /// This host's runs, for a controller.
 #[derive(Debug)]
@@ -79,9 +81,16 @@ impl RunSource for HostRuns {
                 stop_units_on_timeout: options.stop_units_on_timeout,
                 started_at: now,
             };
-            let mut sink = CollectSink::new(Instant::now());
-            execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
-            return Ok(HostEvents::Buffered(sink.events.into()));
+            let sink = RefCell::new(CollectSink::new(Instant::now()));
+            let mut held = HoldFinish::new(&sink);
+            let summary = execute_plan(&execution, &systemd, &mut held, Cancel::new()).await;
+            // A dry run refreshes the textfile too (marked dry), but fires no hook.
+            let monitor = RunMonitor::new(&plan.monitoring, Layout::system().monitoring_path());
+            for warning in monitor.finished(&summary, false).await {
+                held.warn(warning);
+            }
+            held.release();
+            return Ok(HostEvents::Buffered(sink.into_inner().events.into()));
         }
         let host = self.host().await?;
         let run_id = match host.start(&plan, options.stop_units_on_timeout).await {

@@ -45,8 +45,9 @@ pub struct UnitSnapshot {
 }
 
 impl SystemdConnection {
-    /// Creates and starts `service` (job mode `fail`); systemd forgets it when it ends
-    /// (`CollectMode=inactive-or-failed`).
+    /// Creates and starts `service` (job mode `fail`); systemd forgets it when it ends well, and
+    /// keeps it `failed` after a failure (`CollectMode=inactive`), for `systemctl --failed`,
+    /// `OnFailure=` and node_exporter's systemd collector, until the next start clears it.
     pub async fn start_transient(
         &self,
         service: &TransientService<'_>,
@@ -54,7 +55,7 @@ impl SystemdConnection {
         let properties = [
             ("Description", Variant::from(service.description)),
             ("Type", Variant::from("exec")),
-            ("CollectMode", Variant::from("inactive-or-failed")),
+            ("CollectMode", Variant::from("inactive")),
             ("SyslogIdentifier", Variant::from(service.syslog_identifier)),
             (
                 "ExecStart",
