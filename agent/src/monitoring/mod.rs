@@ -21,8 +21,8 @@ pub mod textfile;
 
 use std::path::PathBuf;
 
-use backup_orchestrator_proto::Summary;
 use backup_orchestrator_proto::event::RunStarted;
+use backup_orchestrator_proto::{Event, Summary};
 use serde::Serialize;
 
 use crate::error_chain::error_chain;
@@ -58,7 +58,9 @@ impl<'a> RunMonitor<'a> {
             .hooks
             .iter()
             .filter(|h| h.when.contains(&HookWhen::Start));
-        self.run_hooks(hooks, started, &context).await
+        // As the event log has it (`"kind": "run_started"`), so a hook can tell it from a summary.
+        let event = Event::RunStarted(started.clone());
+        self.run_hooks(hooks, &event, &context).await
     }
 
     /// Writes the textfile, then (unless `hooks` is false: a dry run) runs the hooks for the

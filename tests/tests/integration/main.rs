@@ -6,6 +6,7 @@
 mod agent;
 mod controller;
 mod deploy;
+mod monitoring;
 mod nix;
 mod schema;
 mod smoke;
