@@ -155,7 +155,7 @@ impl<'a, S: Systemd> Run<'a, S> {
         self.stop_if_asked().await;
         // Timed-out units that ended meanwhile; the others stay `still_running`.
         while let Some(Some(ended)) = lingering.next().now_or_never() {
-            self.lingered(ended);
+            self.lingered(ended).await;
         }
         self.finish(None)
     }
@@ -175,15 +175,21 @@ impl<'a, S: Systemd> Run<'a, S> {
     }
 
     /// A timed-out unit has really ended: it is no longer running, and its end is reported
-    /// (outcome stays `timed_out`).
-    fn lingered(&self, ended: Lingered) {
+    /// (outcome stays `timed_out`), with its invocation's last journal lines.
+    async fn lingered(&self, ended: Lingered) {
+        let took = millis(ended.started.elapsed());
         self.ended(&ended.unit);
         match ended.finish {
             Ok(finish) => {
+                let journal = match &finish.invocation_id {
+                    Some(id) => self.systemd.failure_journal(id).await,
+                    None => Vec::new(),
+                };
                 self.update(ended.report, |r| {
                     r.still_running = false;
                     r.result = Some(finish.result.clone());
                     r.exit_status = finish.exit_status;
+                    r.journal.clone_from(&journal);
                 });
                 self.emit(Event::UnitFinished(UnitFinished {
                     stage: ended.stage,
@@ -192,8 +198,8 @@ impl<'a, S: Systemd> Run<'a, S> {
                     result: finish.result,
                     active_state: finish.active_state,
                     exit_status: finish.exit_status,
-                    duration_ms: millis(ended.started.elapsed()),
-                    journal: Vec::new(),
+                    duration_ms: took,
+                    journal,
                 }));
             }
             Err(e) => self.log(LogLevel::Warn, format!("failed to {}", error_chain(&e))),

@@ -789,3 +789,26 @@ async fn engine_warns_about_a_stage_whose_patterns_match_no_unit() {
     );
     assert_eq!(summary.exit_code, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn engine_attaches_the_journal_of_a_timed_out_unit_that_ends_during_the_run() {
+    let fake = FakeSystemd::new([
+        ("slow.service", FakeUnit::failing(90 * SEC)),
+        ("next.service", FakeUnit::ok(60 * SEC)),
+    ]);
+    let plan = plan(vec![
+        stage("first", &["slow.service"], 1, 60 * SEC),
+        stage("second", &["next.service"], 1, 120 * SEC),
+    ]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    let slow = finished(&events, "slow.service");
+    assert_eq!(slow.len(), 1, "{events:#?}");
+    assert_eq!(slow[0].outcome, Outcome::TimedOut);
+    assert_eq!(
+        slow[0].journal,
+        ["journal of invocation 0123456789abcdef0123456789abcdef"]
+    );
+    assert_eq!(summary.units[0].journal, slow[0].journal);
+    assert!(!summary.units[0].still_running);
+}

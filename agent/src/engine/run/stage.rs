@@ -175,7 +175,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             () = self.starts_done.notified(), if self.starting.get() > 0 => {}
             Some(ended) = lingering.next(), if !lingering.is_empty() => {
                 lingering_per_stage[ended.stage_index] -= 1;
-                self.lingered(ended);
+                self.lingered(ended).await;
             }
             () = self.cancel.start_no_more.cancelled(),
                 if !self.cancel.start_no_more.is_cancelled() => {}
