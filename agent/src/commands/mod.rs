@@ -8,6 +8,7 @@
 //!                                                  (runs::unit) → follow its log (follow.rs)
 //!  attach [RUN_ID]                   attach.rs     follow a run's log from its start
 //!  status | cancel                   status.rs, cancel.rs
+//!  logs UNIT [-n N]                  logs.rs       a planned unit's last invocation's journal
 //!  serve                             serve.rs      the controller's session (runs::session)
 //!  run-owned --run-id ID (hidden)    run_owned.rs  inside the transient unit: engine → event log
 //!  debug-render (hidden)             debug_render.rs
@@ -19,6 +20,7 @@ mod cancel;
 mod debug_render;
 mod error;
 mod follow;
+mod logs;
 mod output;
 mod run;
 mod run_owned;
@@ -74,6 +76,7 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Attach { run_id }) => attach::attach(global, run_id.as_deref()).await,
         Some(Command::Status) => status::status(global).await,
         Some(Command::Cancel { stop_units }) => cancel::cancel(global, *stop_units).await,
+        Some(Command::Logs { unit, lines }) => logs::logs(global, unit, *lines).await,
         Some(Command::Serve) => serve::serve(global).await,
         Some(Command::DebugRender) => debug_render::debug_render(global).await,
         Some(Command::RunOwned { run_id }) => run_owned::run_owned(global, run_id).await,

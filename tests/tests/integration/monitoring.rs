@@ -365,6 +365,27 @@ fn monitoring_serve_answers_logs_of_planned_units_only_and_history_and_the_journ
         );
     }
 
+    // The same on the host's command line.
+    let out = hosts.ssh(
+        "h1",
+        &format!("sudo -n backup-orchestrator logs {LOUD} -n 5"),
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    for line in LOUD_LINES {
+        assert!(
+            text(&out.stdout).lines().any(|l| l == line),
+            "{}",
+            show(&out)
+        );
+    }
+    let out = hosts.ssh("h1", "sudo -n backup-orchestrator logs ssh.service");
+    assert_eq!(code(&out), 64, "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("not a unit of this host's plan"),
+        "{}",
+        show(&out)
+    );
+
     // Both runs, oldest first, with their verdicts and counts.
     let history = serve(&hosts, &Request::History);
     let [Reply::History(history)] = &history[..] else {
