@@ -3,8 +3,8 @@
 //!
 //! Two metrics outlive a run: the time of the last successful run, and each unit's last success
 //! (so a unit failing for a week shows a week-old timestamp). They are kept in the agent's state
-//! directory ([`Carried`], `monitoring.json`), not read back from the textfile, so deleting or
-//! moving the textfile loses nothing, and the file is only ever written.
+//! directory ([`Carried`], `monitoring.json`, see `Layout::monitoring_path`), not read back from
+//! the textfile, so deleting or moving the textfile loses nothing, and it is only ever written.
 //!
 //! Timestamps are the start of the run they come from (the `started_at` of its summary), in
 //! seconds since the Unix epoch.
@@ -18,9 +18,6 @@ use std::path::{Path, PathBuf};
 
 use backup_orchestrator_proto::{Outcome, Summary};
 use serde::{Deserialize, Serialize};
-
-/// File name of [`Carried`] in the state directory.
-pub const CARRIED_FILE: &str = "monitoring.json";
 
 /// Why the textfile (or what it carries over) could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -95,14 +92,21 @@ pub fn write_textfile(
     let started_ms = started_ms(summary);
     let mut carried = Carried::load(carried_path);
     carried.update(summary, started_ms);
-    let mut json = serde_json::to_vec_pretty(&carried).unwrap_or_default();
-    json.push(b'\n');
-    replace(carried_path, &json, 0o600)?;
-    replace(
+    // The textfile first: what is carried failing to save must not keep this run's metrics out.
+    let written = replace(
         textfile,
         render(summary, started_ms, &carried).as_bytes(),
         0o644,
-    )
+    );
+    let mut json = serde_json::to_vec_pretty(&carried).unwrap_or_default();
+    json.push(b'\n');
+    // The state directory exists once a run has started; a dry run may come first.
+    let kept = match carried_path.parent() {
+        Some(dir) => fs::create_dir_all(dir).map_err(io_error("create", dir)),
+        None => Ok(()),
+    }
+    .and_then(|()| replace(carried_path, &json, 0o600));
+    written.and(kept)
 }
 
 /// The run's start from its summary, in ms since the epoch (0 if unreadable, which never happens

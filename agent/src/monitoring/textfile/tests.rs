@@ -75,8 +75,8 @@ fn value(text: &str, series: &str) -> Option<String> {
 fn textfile_passes_promtool_and_carries_last_successes_across_runs() {
     let dir = tempfile::tempdir().unwrap();
     let textfile = dir.path().join("backup-orchestrator.prom");
-    let carried = dir.path().join("state").join(CARRIED_FILE);
-    fs::create_dir_all(carried.parent().unwrap()).unwrap();
+    // Not there yet: created with the first run's state.
+    let carried = dir.path().join("state").join("monitoring.json");
 
     // Day 1: both succeed.
     let ok = summary(
@@ -255,7 +255,7 @@ fn textfile_is_not_written_into_a_missing_directory_and_says_where() {
     let missing = dir.path().join("no-such-dir").join("x.prom");
     let e = write_textfile(
         &missing,
-        &dir.path().join(CARRIED_FILE),
+        &dir.path().join("monitoring.json"),
         &summary("2025-11-03T12:00:00Z", 0, vec![]),
     )
     .unwrap_err();
