@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use backup_orchestrator_proto::exit_codes;
+use backup_orchestrator_proto::request::DEFAULT_LOG_LINES;
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
@@ -55,7 +56,8 @@ pub struct Cli {
 /// Flags every command accepts, before or after the subcommand.
 #[derive(Clone, Debug, Default, Args)]
 pub struct GlobalArgs {
-    /// Show what would run; start nothing (no lock taken, nothing written on the host).
+    /// Show what would run; start nothing (no lock taken, nothing written on the host but the
+    /// plan's monitoring textfile).
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// Detailed progress output.
@@ -103,6 +105,14 @@ pub enum Command {
         /// Syntax only: do not ask systemd, do not check the file's owner (for a build sandbox).
         #[arg(long)]
         no_host: bool,
+    },
+    /// The journal of a unit's last invocation (only for units the plan names).
+    Logs {
+        /// A unit of the plan, e.g. syncoid-tank-services.service.
+        unit: String,
+        /// How many of its last lines (at most 1000).
+        #[arg(short = 'n', long, default_value_t = DEFAULT_LOG_LINES)]
+        lines: u32,
     },
     /// The controller's session on stdin/stdout (used by backup-orchestrator-ctl over SSH).
     Serve,
@@ -224,6 +234,11 @@ mod tests {
             cli.command,
             Some(Command::Cancel { stop_units: true })
         ));
+        let cli = parsed(&["logs", "sanoid.service", "-n", "5", "--json"]);
+        assert!(cli.global.json);
+        assert!(
+            matches!(&cli.command, Some(Command::Logs { unit, lines: 5 }) if unit == "sanoid.service")
+        );
         let cli = parsed(&["-v", "serve", "--plan", "/p.toml"]);
         assert!(cli.global.verbose && matches!(cli.command, Some(Command::Serve)));
     }

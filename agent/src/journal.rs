@@ -2,7 +2,7 @@
 //!
 //! Written straight to journald's native socket (`/run/systemd/journal/socket`, one datagram per
 //! entry), so each entry carries structured fields: `journalctl RUN_ID=20251103T120000Z-ab12` lists a
-//! run, `journalctl -u backup-orchestrator-run.service` all of them. The entries go beside the event
+//! run, `journalctl -u backup-orchestrator` all of them (see [`OBJECT_UNIT`]). The entries go beside the event
 //! log, never instead of it: when journald is unavailable they are dropped silently. The words of
 //! each entry come from the render crate ([`journal_entry`]); this file only sends them.
 //!
@@ -20,6 +20,12 @@ use backup_orchestrator_render::{JournalPriority, journal_entry};
 
 const SOCKET: &str = "/run/systemd/journal/socket";
 const IDENTIFIER: &str = "backup-orchestrator";
+/// Named in every entry as the unit it is about, so that `journalctl -u backup-orchestrator` (the
+/// user's runbook) lists every run's lines, however the run was started. journalctl matches
+/// `OBJECT_SYSTEMD_UNIT=` of entries logged by root (`_UID=0`) as `-u`'s unit; the run logs as
+/// root. No unit of that name exists (the run's is `backup-orchestrator-run.service`, the timer's
+/// `backup-orchestrator-scheduled.service`), so nothing else lands there.
+const OBJECT_UNIT: &str = "backup-orchestrator.service";
 
 /// A connection to journald for one run's entries.
 #[derive(Debug)]
@@ -69,6 +75,7 @@ impl Journal {
         field(&mut entry, "MESSAGE", message);
         field(&mut entry, "PRIORITY", &priority.as_u8().to_string());
         field(&mut entry, "SYSLOG_IDENTIFIER", IDENTIFIER);
+        field(&mut entry, "OBJECT_SYSTEMD_UNIT", OBJECT_UNIT);
         field(&mut entry, "RUN_ID", &self.run_id);
         field(&mut entry, "BACKUP_ORCHESTRATOR_EVENT", kind);
         match socket.send(&entry) {

@@ -7,6 +7,7 @@
 //!            └─▶ runlog/    the run's event log on disk      journal.rs   the run in the journal
 //!                                                             stderr.rs    never blocked by it
 //!            └─▶ systemd/   the one way to systemd (one bus connection per process)
+//!            └─▶ monitoring/ at a run's start and end: Prometheus textfile, the plan's hooks
 //!  plan/, preflight.rs, identity.rs: used from any floor, use none above them
 //! ```
 
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod engine;
 pub mod identity;
 pub mod journal;
+pub mod monitoring;
 pub mod plan;
 pub mod preflight;
 pub mod runlog;

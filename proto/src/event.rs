@@ -185,6 +185,11 @@ pub struct UnitFinished {
     #[serde(default)]
     pub exit_status: Option<i32>,
     pub duration_ms: u64,
+    /// For a failed unit: the last lines of this very invocation's journal (by its
+    /// `InvocationID`), oldest first; see [`crate::summary::UnitReport::journal`] for the bounds.
+    /// Since 1.1; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,12 +14,23 @@ pub const MAGIC: &str = "backup-orchestrator/wire";
 /// Changelog:
 /// - 1.0: first release. Requests run/attach/status/cancel; events for preflight, stages, units,
 ///   log lines and the run summary.
-///   Added since, without a bump (a reader of the first release sees it as `Event::Unknown`):
-///   `Event::LogIncomplete`, events the agent could not write to its log (a full disk).
-pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
+/// - 1.1: event `LogIncomplete` (events the agent could not write to its log: a full disk);
+///   requests `logs` (a planned unit's last invocation's journal, [`crate::request::UnitLogs`])
+///   and `history` (the kept runs, [`crate::request::RunHistory`]), refusal kind `not_in_plan`;
+///   `UnitFinished.journal` and the summary's `units[].journal` (a failed unit's last journal
+///   lines). Capabilities `logs`, `history`.
+pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 1 };
 
 /// Capabilities this build offers; a peer uses one only when the other side listed it.
-pub const CAPABILITIES: &[&str] = &["run", "attach", "status", "cancel", "stop-units"];
+pub const CAPABILITIES: &[&str] = &[
+    "run",
+    "attach",
+    "status",
+    "cancel",
+    "stop-units",
+    "logs",
+    "history",
+];
 
 /// Major: incompatible changes. Minor: additions an older peer survives (see the crate's policy).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -172,7 +183,9 @@ mod tests {
             "{message}"
         );
         assert!(
-            message.contains("protocol 1.0 (backup-orchestrator-ctl 0.1.0)"),
+            message.contains(&format!(
+                "protocol {PROTOCOL_VERSION} (backup-orchestrator-ctl 0.1.0)"
+            )),
             "{message}"
         );
         assert!(

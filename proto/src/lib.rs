@@ -11,9 +11,9 @@
 //!  controller                                   agent (`sudo -n backup-orchestrator serve`)
 //!      │ ── Hello{magic, protocol, software, caps} ──▶ │
 //!      │ ◀── Hello{magic, protocol, software, caps} ── │  each side checks the other (hello.rs)
-//!      │ ── Request::{Run|Attach|Status|Cancel} ─────▶ │
+//!      │ ── Request::{Run|Attach|Status|Cancel|Logs|History} ▶ │
 //!      │ ◀── Reply::Event(Envelope) … ──────────────── │  a run: events until RunFinished
-//!      │ ◀── Reply::{Status|Cancelled|Refused} ─────── │  or a single answer
+//!      │ ◀── Reply::{Status|Cancelled|Logs|History|Refused}  │  or a single answer
 //!      │              EOF                               │
 //! ```
 //!
@@ -52,5 +52,8 @@ pub use codec::{FrameError, MessageCodec};
 pub use event::{Envelope, Event, LogLevel};
 pub use hello::{Hello, Incompatibility, PROTOCOL_VERSION, ProtocolVersion, Role};
 pub use outcome::Tally;
-pub use request::{Refusal, RefusalKind, Reply, Request, RunOptions, RunState, StatusReport};
+pub use request::{
+    Refusal, RefusalKind, Reply, Request, RunHistory, RunOptions, RunRecord, RunState,
+    StatusReport, UnitLogs,
+};
 pub use summary::{Outcome, Summary, UnitReport, Verdict};

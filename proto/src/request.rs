@@ -29,8 +29,28 @@ pub enum Request {
         #[serde(default)]
         stop_units: bool,
     },
+    /// One [`Reply::Logs`]: the journal of `unit`'s last invocation, its last `lines` lines (at
+    /// most [`MAX_LOG_LINES`]). Only for a unit the host's plan names; refused
+    /// ([`RefusalKind::NotInPlan`]) otherwise. Since 1.1 (capability `logs`).
+    Logs {
+        unit: String,
+        #[serde(default = "default_log_lines")]
+        lines: u32,
+    },
+    /// One [`Reply::History`]: the runs kept on the host. Since 1.1 (capability `history`).
+    History,
     #[serde(other)]
     Unknown,
+}
+
+/// Lines a [`Request::Logs`] gets when it asks for none in particular.
+pub const DEFAULT_LOG_LINES: u32 = 50;
+/// Lines a [`Reply::Logs`] carries at most (each cut to
+/// [`crate::summary::JOURNAL_LINE_BYTES`]), so the reply fits a frame.
+pub const MAX_LOG_LINES: u32 = 1000;
+
+fn default_log_lines() -> u32 {
+    DEFAULT_LOG_LINES
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,8 +76,64 @@ pub enum Reply {
     },
     /// The request could not be carried out; the session ends after this.
     Refused(Refusal),
+    /// The answer to [`Request::Logs`] (since 1.1).
+    Logs(UnitLogs),
+    /// The answer to [`Request::History`] (since 1.1).
+    History(RunHistory),
     #[serde(other)]
     Unknown,
+}
+
+/// A unit's journal, as [`Request::Logs`] asked for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitLogs {
+    pub unit: String,
+    /// The invocation the lines are from; `None` when systemd had none for the unit (never ran
+    /// since boot): the lines are then the unit's latest, whatever the invocation.
+    #[serde(default)]
+    pub invocation_id: Option<String>,
+    /// Oldest first, without timestamps (`journalctl -o cat`).
+    #[serde(default)]
+    pub lines: Vec<String>,
+}
+
+/// The runs kept on the host, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunHistory {
+    #[serde(default)]
+    pub runs: Vec<RunRecord>,
+}
+
+/// One kept run, for [`RunHistory`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// `Finished` (with its summary's numbers below), `Running`, or `Abandoned`.
+    pub state: RunState,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// The run's verdict (0, 1, 2) once finished.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub total_services: u32,
+    #[serde(default)]
+    pub successful: u32,
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub timed_out: u32,
+    #[serde(default)]
+    pub skipped: u32,
+    #[serde(default)]
+    pub warnings: u32,
+    #[serde(default)]
+    pub cancelled: bool,
+    #[serde(default)]
+    pub critical_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +163,8 @@ pub enum RefusalKind {
     Unsupported,
     /// The agent failed on the host (D-Bus unreachable, log not writable, …).
     Internal,
+    /// The unit asked about is not one the host's plan names (exit 64). Since 1.1.
+    NotInPlan,
     #[serde(other)]
     Unknown,
 }

@@ -30,6 +30,7 @@
 //! | `units[].exit_status` | integer or null | systemd's `ExecMainStatus` |
 //! | `units[].duration_ms` | integer or null | start to finish (to the timeout for `timed_out`) |
 //! | `units[].still_running` | bool | a timed-out unit that was left running |
+//! | `units[].journal` | array of strings, absent when empty | a failed unit's last journal lines (of that invocation): at most [`JOURNAL_LINES`] lines of at most [`JOURNAL_LINE_BYTES`] bytes, [`JOURNAL_UNIT_BYTES`] in all |
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,13 @@ use crate::exit_codes;
 // Re-exported here too: the summary is where readers look for a unit's outcome.
 pub use crate::outcome::Outcome;
 use crate::outcome::Tally;
+
+/// Journal lines a failed unit's report carries at most ([`UnitReport::journal`]).
+pub const JOURNAL_LINES: usize = 20;
+/// Bytes of one such line at most (longer lines are cut at a character boundary).
+pub const JOURNAL_LINE_BYTES: usize = 512;
+/// Bytes of one unit's journal lines at most, together (the oldest lines are dropped first).
+pub const JOURNAL_UNIT_BYTES: usize = 16 * 1024;
 
 /// One unit's line in the [`Summary`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +60,10 @@ pub struct UnitReport {
     pub duration_ms: Option<u64>,
     #[serde(default)]
     pub still_running: bool,
+    /// Why it failed, in its own words: the last lines of its invocation's journal (failed units
+    /// only; since protocol 1.1). Absent from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal: Vec<String>,
 }
 
 /// The final report of a run: the last event of every run, and the `--json` output.

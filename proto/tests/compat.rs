@@ -422,3 +422,45 @@ fn compat_newer_hello_with_unknown_role_and_extra_fields_still_decodes() {
         "{err}"
     );
 }
+
+#[test]
+fn compat_v1_reader_sees_unknown_for_the_1_1_requests_and_replies() {
+    for request in common::requests_1_1() {
+        let bytes = encode_body(&request).expect("encode");
+        assert_eq!(
+            decode::<v1::Request>(&bytes),
+            v1::Request::Unknown,
+            "{request:?}"
+        );
+    }
+    for reply in common::replies_1_1() {
+        let bytes = encode_body(&reply).expect("encode");
+        let old: v1::Reply = decode(&bytes);
+        if let Reply::Refused(_) = reply {
+            // A refusal of a new kind is still a refusal with its message and exit code.
+            assert!(
+                matches!(&old, v1::Reply::Refused(r) if r.kind == "not_in_plan" && r.exit_code == 64),
+                "{old:?}"
+            );
+        } else {
+            assert!(matches!(old, v1::Reply::Unknown), "{old:?}");
+        }
+    }
+}
+
+#[test]
+fn compat_v1_reader_ignores_a_failed_units_journal_lines() {
+    let current = common::unit_finished_with_journal();
+    let old: v1::Envelope = decode(&encode_body(&current).expect("encode"));
+    let back: Envelope = decode(&encode_body(&old).expect("encode v1"));
+    let mut expected = current;
+    if let backup_orchestrator_proto::Event::UnitFinished(f) = &mut expected.event {
+        f.journal.clear();
+    }
+    assert_eq!(back, expected);
+
+    let summary = common::summary_with_journal();
+    let old: v1::Summary = decode(&encode_body(&summary).expect("encode"));
+    let back: backup_orchestrator_proto::Summary = decode(&encode_body(&old).expect("encode v1"));
+    assert_eq!(back, common::summary());
+}

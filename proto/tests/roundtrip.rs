@@ -58,6 +58,24 @@ fn roundtrip_preserves_every_reply() {
 }
 
 #[test]
+fn roundtrip_preserves_the_1_1_requests_replies_and_journal_lines() {
+    roundtrip(common::requests_1_1());
+    roundtrip(common::replies_1_1());
+    roundtrip(vec![common::unit_finished_with_journal()]);
+    roundtrip(vec![common::summary_with_journal()]);
+}
+
+#[test]
+fn summary_json_has_journal_only_for_units_that_carry_lines() {
+    let json = serde_json::to_value(common::summary_with_journal()).expect("json");
+    assert!(json["units"][0].get("journal").is_none(), "{json}");
+    assert_eq!(
+        json["units"][1]["journal"],
+        serde_json::json!(["syncoid: replication failed"])
+    );
+}
+
+#[test]
 fn roundtrip_preserves_hellos() {
     roundtrip(common::hellos());
 }

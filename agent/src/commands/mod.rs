@@ -9,6 +9,7 @@
 //!  attach [RUN_ID]                   attach.rs     follow a run's log from its start
 //!  status | cancel                   status.rs, cancel.rs
 //!  check-plan [FILE] [--no-host]     check_plan.rs validate a plan, list what it matches here
+//!  logs UNIT [-n N]                  logs.rs       a planned unit's last invocation's journal
 //!  serve                             serve.rs      the controller's session (runs::session)
 //!  run-owned --run-id ID (hidden)    run_owned.rs  inside the transient unit: engine → event log
 //!  debug-render (hidden)             debug_render.rs
@@ -21,6 +22,7 @@ mod check_plan;
 mod debug_render;
 mod error;
 mod follow;
+mod logs;
 mod output;
 mod run;
 mod run_owned;
@@ -78,6 +80,7 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Attach { run_id }) => attach::attach(global, run_id.as_deref()).await,
         Some(Command::Status) => status::status(global).await,
         Some(Command::Cancel { stop_units }) => cancel::cancel(global, *stop_units).await,
+        Some(Command::Logs { unit, lines }) => logs::logs(global, unit, *lines).await,
         Some(Command::Serve) => serve::serve(global).await,
         Some(Command::CheckPlan { file, no_host }) => {
             check_plan::check_plan(global, file.as_deref(), *no_host).await

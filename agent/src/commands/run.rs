@@ -2,12 +2,13 @@
 //!
 //! ```text
 //!  load plan (64 if malformed: nothing started)
-//!     ├─ --dry-run: engine in-process, rendered as it goes; exit code from its summary
+//!     ├─ --dry-run: engine in-process, rendered as it goes; textfile; exit code from its summary
 //!     └─ real:  confirm (terminal, unless --yes; no terminal and no --yes: 64)
 //!               → Host::start: transient unit backup-orchestrator-run.service (the lock; 3 if held)
 //!               → follow its event log and render it (Ctrl-C: 130, the run goes on)
 //! ```
 
+use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
@@ -19,9 +20,12 @@ use super::output::{load_plan, renderer};
 use crate::cli::GlobalArgs;
 use crate::engine::Cancel;
 use crate::identity::hostname;
+use crate::monitoring::RunMonitor;
 use crate::plan::Plan;
-use crate::runlog;
-use crate::runs::execute::{CollectSink, Execution, RenderSink, connect_engine, execute_plan};
+use crate::runlog::{self, Layout};
+use crate::runs::execute::{
+    CollectSink, Execution, HoldFinish, RenderSink, connect_engine, execute_plan,
+};
 use crate::runs::host::{Host, StartError};
 use crate::runs::unit::OwnershipError;
 
@@ -69,7 +73,8 @@ fn in_progress(e: OwnershipError) -> CliError {
     CliError::CouldNotRun(format!("{e}; attach with: backup-orchestrator attach"))
 }
 
-/// Runs the engine here without starting anything: no unit, no lock, no log.
+/// Runs the engine here without starting anything: no unit, no lock, no log; only the monitoring
+/// textfile, if the plan has one, is refreshed.
 async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
     let now = SystemTime::now();
     let run_id = runlog::new_run_id(now);
@@ -84,9 +89,16 @@ async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
         stop_units_on_timeout: global.stop_units_on_timeout,
         started_at: now,
     };
-    let mut sink = RenderSink::new(&mut renderer, Instant::now());
-    let summary = execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
-    if let Some(e) = sink.error.take() {
+    let sink = RefCell::new(RenderSink::new(&mut renderer, Instant::now()));
+    let mut held = HoldFinish::new(&sink);
+    let summary = execute_plan(&execution, &systemd, &mut held, Cancel::new()).await;
+    // A dry run refreshes the textfile too (marked dry), but fires no hook.
+    let monitor = RunMonitor::new(&plan.monitoring, Layout::system().monitoring_path());
+    for warning in monitor.finished(&summary, false).await {
+        held.warn(warning);
+    }
+    held.release();
+    if let Some(e) = sink.into_inner().error.take() {
         return Err(CliError::output(e));
     }
     PipeState::default()

@@ -1,7 +1,6 @@
 //! `run-owned --run-id ID` (hidden): the run itself, inside its transient unit
-//! ([`crate::runs::owned`]); exit 0 whatever its verdict (that is in its summary).
-
-use backup_orchestrator_proto::exit_codes;
+//! ([`crate::runs::owned`]); exits with the run's verdict (0, 1, 2), so systemd marks a failed run's
+//! unit failed.
 
 use super::error::CliError;
 use crate::cli::GlobalArgs;
@@ -9,7 +8,7 @@ use crate::runs::owned::{OwnedRunError, run_owned as run};
 
 pub async fn run_owned(global: &GlobalArgs, run_id: &str) -> Result<i32, CliError> {
     match run(run_id, global.plan.as_deref(), global.stop_units_on_timeout).await {
-        Ok(()) => Ok(exit_codes::SUCCESS),
+        Ok(verdict) => Ok(verdict),
         Err(e @ (OwnedRunError::NotARunId { .. } | OwnedRunError::NotInRunUnit)) => {
             Err(CliError::Usage(e.to_string()))
         }

@@ -42,6 +42,7 @@
 mod inputs;
 mod run;
 
+use backup_orchestrator_proto::event::RunStarted;
 use backup_orchestrator_proto::summary::Summary;
 
 use crate::plan::Plan;
@@ -64,6 +65,12 @@ pub async fn execute<S: Systemd>(
     run::Run::new(plan, systemd, options, sink, cancel)
         .execute()
         .await
+}
+
+/// The `RunStarted` event [`execute`] begins with, for those who need it beforehand (a start
+/// hook's stdin).
+pub fn run_started(plan: &Plan, options: &EngineOptions) -> RunStarted {
+    run::run_started(plan, options)
 }
 
 #[cfg(test)]

@@ -116,14 +116,7 @@ impl<'a, S: Systemd> Run<'a, S> {
     }
 
     pub(super) async fn execute(self) -> Summary {
-        self.emit(Event::RunStarted(RunStarted {
-            run_id: self.options.run_id.clone(),
-            host: self.options.host.clone(),
-            started_at: self.options.started_at.clone(),
-            agent: SOFTWARE.to_owned(),
-            dry_run: self.options.dry_run,
-            plan: self.plan.outline(),
-        }));
+        self.emit(Event::RunStarted(run_started(self.plan, self.options)));
 
         // Everything the run waits for is in `stages`: dropping it abandons all of it at once.
         let critical_reason = tokio::select! {
@@ -175,7 +168,7 @@ impl<'a, S: Systemd> Run<'a, S> {
         self.stop_if_asked().await;
         // Timed-out units that ended meanwhile; the others stay `still_running`.
         while let Some(Some(ended)) = lingering.next().now_or_never() {
-            self.lingered(ended);
+            self.lingered(ended).await;
         }
         None
     }
@@ -214,15 +207,21 @@ impl<'a, S: Systemd> Run<'a, S> {
     }
 
     /// A timed-out unit has really ended: it is no longer running, and its end is reported
-    /// (outcome stays `timed_out`).
-    fn lingered(&self, ended: Lingered) {
+    /// (outcome stays `timed_out`), with its invocation's last journal lines.
+    async fn lingered(&self, ended: Lingered) {
+        let took = millis(ended.started.elapsed());
         self.ended(&ended.unit);
         match ended.finish {
             Ok(finish) => {
+                let journal = match &finish.invocation_id {
+                    Some(id) => self.systemd.failure_journal(id).await,
+                    None => Vec::new(),
+                };
                 self.update(ended.report, |r| {
                     r.still_running = false;
                     r.result = Some(finish.result.clone());
                     r.exit_status = finish.exit_status;
+                    r.journal.clone_from(&journal);
                 });
                 self.emit(Event::UnitFinished(UnitFinished {
                     stage: ended.stage,
@@ -231,7 +230,8 @@ impl<'a, S: Systemd> Run<'a, S> {
                     result: finish.result,
                     active_state: finish.active_state,
                     exit_status: finish.exit_status,
-                    duration_ms: millis(ended.started.elapsed()),
+                    duration_ms: took,
+                    journal,
                 }));
             }
             Err(e) => self.log(LogLevel::Warn, format!("failed to {}", error_chain(&e))),
@@ -281,7 +281,16 @@ impl<'a, S: Systemd> Run<'a, S> {
         }
     }
 
-    fn settle(&self, report: usize, stage: &Stage, unit: &str, finish: UnitFinish, took: Duration) {
+    /// The unit ended by itself: its outcome, and for a failure `journal`, its last lines.
+    fn settle(
+        &self,
+        report: usize,
+        stage: &Stage,
+        unit: &str,
+        finish: UnitFinish,
+        journal: Vec<String>,
+        took: Duration,
+    ) {
         let outcome = if finish.succeeded() {
             Outcome::Success
         } else {
@@ -292,6 +301,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             r.result = Some(finish.result.clone());
             r.exit_status = finish.exit_status;
             r.duration_ms = Some(millis(took));
+            r.journal.clone_from(&journal);
         });
         self.emit(Event::UnitFinished(UnitFinished {
             stage: stage.name.clone(),
@@ -301,6 +311,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             active_state: finish.active_state,
             exit_status: finish.exit_status,
             duration_ms: millis(took),
+            journal,
         }));
     }
 
@@ -331,6 +342,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             active_state: "unknown".to_owned(),
             exit_status: None,
             duration_ms: millis(took),
+            journal: Vec::new(),
         }));
     }
 
@@ -356,6 +368,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             exit_status: None,
             duration_ms: None,
             still_running: false,
+            journal: Vec::new(),
         });
         reports.len() - 1
     }
@@ -403,6 +416,18 @@ impl<'a, S: Systemd> Run<'a, S> {
 
     fn log(&self, level: LogLevel, message: String) {
         self.emit(Event::Log(Log { level, message }));
+    }
+}
+
+/// The run's first event, as [`super::execute`] emits it (and a start hook is given).
+pub(super) fn run_started(plan: &Plan, options: &EngineOptions) -> RunStarted {
+    RunStarted {
+        run_id: options.run_id.clone(),
+        host: options.host.clone(),
+        started_at: options.started_at.clone(),
+        agent: SOFTWARE.to_owned(),
+        dry_run: options.dry_run,
+        plan: plan.outline(),
     }
 }
 

@@ -31,6 +31,7 @@ fn plan(stages: Vec<Stage>) -> Plan {
         failure_threshold_percent: 50,
         preflight: Vec::new(),
         stages,
+        monitoring: crate::plan::Monitoring::default(),
     }
 }
 
@@ -817,4 +818,71 @@ async fn engine_times_out_a_start_systemd_never_answers_within_the_stage_timeout
     assert!(!timed_out.still_running, "{timed_out:?}");
     // The stage's 10 s, then v1's 1 s: the run went on.
     assert_eq!(summary.duration_ms, 11_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn engine_attaches_a_failed_units_journal_to_its_end_and_its_report_only() {
+    let fake = FakeSystemd::new([
+        ("syncoid-a.service", FakeUnit::failing(SEC)),
+        ("syncoid-b.service", FakeUnit::ok(SEC)),
+    ]);
+    let plan = plan(vec![stage(
+        "replication",
+        &["syncoid-*.service"],
+        0,
+        60 * SEC,
+    )]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    let lines = ["journal of invocation 0123456789abcdef0123456789abcdef"];
+    assert_eq!(finished(&events, "syncoid-a.service")[0].journal, lines);
+    assert!(finished(&events, "syncoid-b.service")[0].journal.is_empty());
+    assert_eq!(summary.units[0].journal, lines);
+    assert!(summary.units[1].journal.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn engine_warns_about_a_stage_whose_patterns_match_no_unit() {
+    let fake = FakeSystemd::new([("syncoid-a.service", FakeUnit::ok(SEC))]);
+    let plan = plan(vec![
+        stage("replication", &["syncoid-*.service"], 0, 60 * SEC),
+        stage("restic", &["restic-backup-*.service"], 3, 60 * SEC),
+    ]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Log(log) if log.level == LogLevel::Warn => Some(log.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        ["stage restic: no unit on this host matches restic-backup-*.service"]
+    );
+    assert_eq!(summary.exit_code, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn engine_attaches_the_journal_of_a_timed_out_unit_that_ends_during_the_run() {
+    let fake = FakeSystemd::new([
+        ("slow.service", FakeUnit::failing(90 * SEC)),
+        ("next.service", FakeUnit::ok(60 * SEC)),
+    ]);
+    let plan = plan(vec![
+        stage("first", &["slow.service"], 1, 60 * SEC),
+        stage("second", &["next.service"], 1, 120 * SEC),
+    ]);
+    let (summary, events) = run(&plan, &fake).await;
+
+    let slow = finished(&events, "slow.service");
+    assert_eq!(slow.len(), 1, "{events:#?}");
+    assert_eq!(slow[0].outcome, Outcome::TimedOut);
+    assert_eq!(
+        slow[0].journal,
+        ["journal of invocation 0123456789abcdef0123456789abcdef"]
+    );
+    assert_eq!(summary.units[0].journal, slow[0].journal);
+    assert!(!summary.units[0].still_running);
 }

@@ -35,6 +35,30 @@
 //! timeout = "30m"
 //! ```
 //!
+//! # Monitoring (optional)
+//!
+//! ```toml
+//! # Rewritten at the end of every run (dry runs included), atomically, mode 0644: point
+//! # node_exporter's textfile collector at its directory.
+//! [monitoring]
+//! textfile = "/var/lib/prometheus-node-exporter/backup-orchestrator.prom"
+//!
+//! # Run as root, no shell, with the run's JSON on stdin (`start`: the run_started event; the
+//! # others: the summary) and RUN_ID, HOST, EXIT_CODE (not for `start`) in the environment.
+//! # A hook that fails or times out is a warning; it never changes the verdict. Not for dry runs.
+//! [[hook]]
+//! when = "start"                # "start", "success" (exit 0), "partial" (1), "failure" (2),
+//!                               # "finish" (every run); one or a list: ["partial", "failure"]
+//! command = ["/run/current-system/sw/bin/curl", "-fsS", "-m", "10", "--data-binary", "@-",
+//!            "https://hc-ping.com/UUID/start"]
+//! timeout = "30s"               # default; then its whole process group is killed
+//!
+//! [[hook]]
+//! when = ["partial", "failure"]
+//! command = ["/run/current-system/sw/bin/curl", "-fsS", "-m", "10", "--data-binary", "@-",
+//!            "https://hc-ping.com/UUID/fail"]
+//! ```
+//!
 //! Unknown keys are refused, and every error names the file, line and column
 //! (`/etc/backup-orchestrator/plan.toml:7:1: unknown field `paralel`, expected one of …`).
 //!
@@ -52,7 +76,7 @@ use std::time::Duration;
 
 use backup_orchestrator_proto::event::{PlanOutline, StageOutline};
 
-pub use model::{DiskCheck, Plan, Stage};
+pub use model::{DiskCheck, Hook, HookWhen, Monitoring, Plan, Stage};
 pub use parse::PlanError;
 pub use trust::running_as_root;
 
@@ -153,6 +177,7 @@ impl Plan {
                 stage("postgresql", &["pgbackrest-full-backup.service"], 1, 60),
                 stage("restic", &["restic-backup-*.service"], 3, 45),
             ],
+            monitoring: Monitoring::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{DiskCheck, Plan, Stage};
+use super::model::{DiskCheck, Hook, HookWhen, Monitoring, Plan, Stage};
 use super::pattern;
 
 /// Why a plan could not be used.
@@ -50,6 +50,7 @@ pub enum PlanError {
 const DEFAULT_THRESHOLD_PERCENT: u32 = 50;
 const DEFAULT_PARALLEL: u32 = 1;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +59,31 @@ struct RawPlan {
     preflight: Option<RawPreflight>,
     #[serde(default)]
     stage: Vec<Spanned<RawStage>>,
+    monitoring: Option<RawMonitoring>,
+    #[serde(default)]
+    hook: Vec<Spanned<RawHook>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMonitoring {
+    textfile: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHook {
+    when: Spanned<OneOrMany>,
+    command: Spanned<Vec<String>>,
+    timeout: Option<Spanned<String>>,
+}
+
+/// `when = "finish"` or `when = ["start", "failure"]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -187,11 +213,88 @@ fn validate(raw: RawPlan, text: &str, source: &str) -> Result<Plan, SpanError> {
         stages.push(stage);
     }
 
+    let textfile = match raw.monitoring.and_then(|m| m.textfile) {
+        None => None,
+        Some(path) if path.get_ref().starts_with('/') => Some(PathBuf::from(path.get_ref())),
+        Some(path) => {
+            return Err(at(
+                path.span(),
+                format!(
+                    "the monitoring textfile must be an absolute path, got {:?}",
+                    path.get_ref()
+                ),
+            ));
+        }
+    };
+    let hooks = raw
+        .hook
+        .into_iter()
+        .map(|h| hook(h.into_inner()))
+        .collect::<Result<Vec<_>, _>>()?;
+
     Ok(Plan {
         source: source.to_owned(),
         failure_threshold_percent,
         preflight,
         stages,
+        monitoring: Monitoring { textfile, hooks },
+    })
+}
+
+fn hook(raw: RawHook) -> Result<Hook, SpanError> {
+    let names = match raw.when.get_ref() {
+        OneOrMany::One(name) => vec![name.as_str()],
+        OneOrMany::Many(names) => names.iter().map(String::as_str).collect(),
+    };
+    if names.is_empty() {
+        return Err(at(
+            raw.when.span(),
+            "a hook's `when` must name at least one moment",
+        ));
+    }
+    let when = names
+        .into_iter()
+        .map(|name| match name {
+            "start" => Ok(HookWhen::Start),
+            "success" => Ok(HookWhen::Success),
+            "partial" => Ok(HookWhen::Partial),
+            "failure" => Ok(HookWhen::Failure),
+            "finish" => Ok(HookWhen::Finish),
+            other => Err(at(
+                raw.when.span(),
+                format!(
+                    "unknown hook moment {other:?}: expected \"start\", \"success\", \
+                     \"partial\", \"failure\" or \"finish\""
+                ),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match raw.command.get_ref().first() {
+        Some(program) if program.starts_with('/') => {}
+        Some(program) => {
+            return Err(at(
+                raw.command.span(),
+                format!(
+                    "a hook's program must be an absolute path (no shell, no PATH lookup), got \
+                     {program:?}"
+                ),
+            ));
+        }
+        None => {
+            return Err(at(
+                raw.command.span(),
+                "a hook's command must name a program: command = [\"/path/to/program\", \"arg\"]",
+            ));
+        }
+    }
+    let timeout = match raw.timeout {
+        None => DEFAULT_HOOK_TIMEOUT,
+        Some(t) => duration(t.get_ref()).map_err(|m| at(t.span(), m))?,
+    };
+    Ok(Hook {
+        when,
+        command: raw.command.into_inner(),
+        timeout,
     })
 }
 

@@ -326,3 +326,87 @@ fn plan_refuses_a_unit_that_is_not_a_service_with_its_position() {
     let text = "[[stage]]\nname = \"a\"\nunits = [\"b-*.service\"]\nexclude = [\"*info*\"]\n";
     assert!(Plan::parse(text, FILE).is_ok());
 }
+
+#[test]
+fn plan_reads_the_monitoring_textfile_and_hooks_with_their_defaults() {
+    let text = format!(
+        "{}\n[monitoring]\ntextfile = \"/var/lib/node-exporter/bo.prom\"\n\n\
+         [[hook]]\nwhen = \"finish\"\ncommand = [\"/usr/bin/logger\", \"done\"]\n\n\
+         [[hook]]\nwhen = [\"start\", \"failure\"]\ncommand = [\"/bin/true\"]\ntimeout = \"5s\"\n",
+        minimal_with("")
+    );
+    let plan = Plan::parse(&text, FILE).unwrap();
+    assert_eq!(
+        plan.monitoring,
+        Monitoring {
+            textfile: Some(PathBuf::from("/var/lib/node-exporter/bo.prom")),
+            hooks: vec![
+                Hook {
+                    when: vec![HookWhen::Finish],
+                    command: vec!["/usr/bin/logger".into(), "done".into()],
+                    timeout: Duration::from_secs(30),
+                },
+                Hook {
+                    when: vec![HookWhen::Start, HookWhen::Failure],
+                    command: vec!["/bin/true".into()],
+                    timeout: Duration::from_secs(5),
+                },
+            ],
+        }
+    );
+    assert_eq!(
+        Plan::parse(&minimal_with(""), FILE).unwrap().monitoring,
+        Monitoring::default()
+    );
+}
+
+#[test]
+fn plan_refuses_bad_hooks_and_a_relative_textfile_with_their_position() {
+    let base = minimal_with("");
+    for (extra, expected) in [
+        (
+            "[[hook]]\nwhen = \"sometimes\"\ncommand = [\"/bin/true\"]",
+            ":7:8: unknown hook moment \"sometimes\"",
+        ),
+        (
+            "[[hook]]\nwhen = \"finish\"\ncommand = [\"curl\", \"x\"]",
+            ":8:11: a hook's program must be an absolute path",
+        ),
+        (
+            "[[hook]]\nwhen = \"finish\"\ncommand = []",
+            ":8:11: a hook's command must name a program",
+        ),
+        (
+            "[[hook]]\nwhen = []\ncommand = [\"/bin/true\"]",
+            ":7:8: a hook's `when` must name at least one moment",
+        ),
+        (
+            "[[hook]]\nwhen = \"finish\"\ncommand = [\"/bin/true\"]\ntimeout = \"0s\"",
+            ":9:11: a timeout must be more than zero",
+        ),
+        (
+            "[monitoring]\ntextfile = \"bo.prom\"",
+            ":7:12: the monitoring textfile must be an absolute path",
+        ),
+        (
+            "[monitoring]\ntexfile = \"/x.prom\"",
+            ":7:1: unknown field `texfile`",
+        ),
+    ] {
+        let error = error_of(&format!("{base}\n{extra}\n"));
+        assert!(
+            error.starts_with(&format!("{FILE}{expected}")),
+            "{extra}: {error}"
+        );
+    }
+}
+
+#[test]
+fn hook_moments_at_the_end_follow_the_exit_code() {
+    let at_end = |when: HookWhen| [0, 1, 2].map(|code| when.at_end(code));
+    assert_eq!(at_end(HookWhen::Start), [false, false, false]);
+    assert_eq!(at_end(HookWhen::Success), [true, false, false]);
+    assert_eq!(at_end(HookWhen::Partial), [false, true, false]);
+    assert_eq!(at_end(HookWhen::Failure), [false, false, true]);
+    assert_eq!(at_end(HookWhen::Finish), [true, true, true]);
+}

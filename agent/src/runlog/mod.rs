@@ -11,6 +11,7 @@
 //! ```text
 //! /var/lib/backup-orchestrator/
 //!   current                      id of the run that last took the lock (written by the run itself)
+//!   monitoring.json              last successes, carried across runs into the Prometheus textfile
 //!   runs/20251103T120000Z-ab12/
 //!     events                     frames: Envelope{seq 0: RunStarted} … Envelope{RunFinished}
 //!     summary.json               the Summary, written when the run ends
@@ -51,6 +52,7 @@ const RUNS: &str = "runs";
 const CURRENT: &str = "current";
 const EVENTS: &str = "events";
 const SUMMARY: &str = "summary.json";
+const MONITORING: &str = "monitoring.json";
 
 impl RunLogError {
     fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RunLogError {
@@ -93,6 +95,11 @@ impl Layout {
 
     pub fn summary_path(&self, run_id: &str) -> PathBuf {
         self.run_dir(run_id).join(SUMMARY)
+    }
+
+    /// What the monitoring textfile carries from run to run (`crate::monitoring::textfile`).
+    pub fn monitoring_path(&self) -> PathBuf {
+        self.root.join(MONITORING)
     }
 
     /// Creates the run's directory (exclusively: an existing one is [`RunLogError::RunExists`])

@@ -3,12 +3,14 @@
 //!
 //! - [`RenderSink`]: a dry run on this terminal, rendered as it happens;
 //! - [`CollectSink`]: a dry run kept in memory (`serve`, the confirmation preview);
-//! - [`OwnedSink`]: the real run inside its unit: event log on disk plus the journal.
+//! - [`OwnedSink`]: the real run inside its unit: event log on disk plus the journal;
+//! - [`HoldFinish`]: in front of one of those, keeps `RunFinished` until the run's end is done.
 
+use std::cell::RefCell;
 use std::io;
 use std::time::{Instant, SystemTime};
 
-use backup_orchestrator_proto::event::Log;
+use backup_orchestrator_proto::event::{Log, RunStarted};
 use backup_orchestrator_proto::{Envelope, Event, LogLevel, Summary};
 use backup_orchestrator_render::{PipeState, Renderer};
 
@@ -37,14 +39,64 @@ pub async fn execute_plan(
     sink: &mut dyn RunEventSink,
     cancel: Cancel,
 ) -> Summary {
-    let options = EngineOptions {
-        dry_run: execution.dry_run,
-        stop_units_on_timeout: execution.stop_units_on_timeout,
-        host: hostname(),
-        run_id: execution.run_id.to_owned(),
-        started_at: humantime::format_rfc3339_seconds(execution.started_at).to_string(),
-    };
-    engine::execute(execution.plan, systemd, &options, sink, cancel).await
+    engine::execute(execution.plan, systemd, &execution.options(), sink, cancel).await
+}
+
+impl Execution<'_> {
+    fn options(&self) -> EngineOptions {
+        EngineOptions {
+            dry_run: self.dry_run,
+            stop_units_on_timeout: self.stop_units_on_timeout,
+            host: hostname(),
+            run_id: self.run_id.to_owned(),
+            started_at: humantime::format_rfc3339_seconds(self.started_at).to_string(),
+        }
+    }
+
+    /// The `RunStarted` event [`execute_plan`] will begin with.
+    pub fn run_started(&self) -> RunStarted {
+        engine::run_started(self.plan, &self.options())
+    }
+}
+
+/// Passes events on to a shared sink, but holds `RunFinished` back until [`HoldFinish::release`]:
+/// what the run's end does after the engine (textfile, hooks) reports its warnings before it, so
+/// that followers, who stop at `RunFinished`, see them.
+#[derive(Debug)]
+pub struct HoldFinish<'s, S> {
+    inner: &'s RefCell<S>,
+    held: Option<Event>,
+}
+
+impl<'s, S: RunEventSink> HoldFinish<'s, S> {
+    pub fn new(inner: &'s RefCell<S>) -> HoldFinish<'s, S> {
+        HoldFinish { inner, held: None }
+    }
+
+    /// Emits a warning line now (before a held `RunFinished`).
+    pub fn warn(&self, message: String) {
+        self.inner.borrow_mut().emit(Event::Log(Log {
+            level: LogLevel::Warn,
+            message,
+        }));
+    }
+
+    /// Emits the held `RunFinished`, if any.
+    pub fn release(&mut self) {
+        if let Some(event) = self.held.take() {
+            self.inner.borrow_mut().emit(event);
+        }
+    }
+}
+
+impl<S: RunEventSink> RunEventSink for HoldFinish<'_, S> {
+    fn emit(&mut self, event: Event) {
+        if matches!(event, Event::RunFinished(_)) {
+            self.held = Some(event);
+        } else {
+            self.inner.borrow_mut().emit(event);
+        }
+    }
 }
 
 /// Connects to systemd for the engine, in a process that needs nothing else of it (a dry run on

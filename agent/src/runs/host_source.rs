@@ -1,22 +1,26 @@
 //! [`HostRuns`]: this host's runs as the session's [`RunSource`]: a dry run executed here, a real
 //! run started as the run unit and its log followed ([`HostEvents`]).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use backup_orchestrator_proto::{
-    Envelope, Refusal, RefusalKind, RunOptions, StatusReport, exit_codes,
+    Envelope, Refusal, RefusalKind, RunHistory, RunOptions, StatusReport, UnitLogs, exit_codes,
 };
 use backup_orchestrator_render::NOTHING_TO_CANCEL;
 
-use super::execute::{CollectSink, Execution, execute_plan};
+use super::execute::{CollectSink, Execution, HoldFinish, execute_plan};
+use super::history::history;
 use super::host::{Host, StartError};
+use super::logs::unit_logs;
 use super::session::{EventSource, RunSource, refusal};
 use super::unit::{OwnershipError, RunUnit};
 use crate::engine::Cancel;
+use crate::monitoring::RunMonitor;
 use crate::plan::Plan;
-use crate::runlog::{self, Follower, LogFollowError};
+use crate::runlog::{self, Follower, Layout, LogFollowError};
 use backup_orchestrator_render::error_chain;
 
 /// This host's runs, for a controller.
@@ -30,6 +34,16 @@ pub struct HostRuns {
 impl HostRuns {
     pub fn new(plan: Option<PathBuf>) -> HostRuns {
         HostRuns { plan, host: None }
+    }
+
+    /// The host's plan, checked.
+    fn plan(&self) -> Result<Plan, Refusal> {
+        Plan::load_chosen(self.plan.as_deref()).map_err(|e| {
+            refusal(
+                RefusalKind::PlanInvalid,
+                format!("the host's plan is invalid: {}", error_chain(&e)),
+            )
+        })
     }
 
     async fn host(&mut self) -> Result<&Host, Refusal> {
@@ -50,12 +64,7 @@ impl RunSource for HostRuns {
 
     async fn run(&mut self, options: RunOptions) -> Result<HostEvents, Refusal> {
         // Checked before anything is started or locked.
-        let plan = Plan::load_chosen(self.plan.as_deref()).map_err(|e| {
-            refusal(
-                RefusalKind::PlanInvalid,
-                format!("the host's plan is invalid: {}", error_chain(&e)),
-            )
-        })?;
+        let plan = self.plan()?;
         if options.dry_run {
             let now = SystemTime::now();
             let run_id = runlog::new_run_id(now);
@@ -72,9 +81,16 @@ impl RunSource for HostRuns {
                 stop_units_on_timeout: options.stop_units_on_timeout,
                 started_at: now,
             };
-            let mut sink = CollectSink::new(Instant::now());
-            execute_plan(&execution, &systemd, &mut sink, Cancel::new()).await;
-            return Ok(HostEvents::Buffered(sink.events.into()));
+            let sink = RefCell::new(CollectSink::new(Instant::now()));
+            let mut held = HoldFinish::new(&sink);
+            let summary = execute_plan(&execution, &systemd, &mut held, Cancel::new()).await;
+            // A dry run refreshes the textfile too (marked dry), but fires no hook.
+            let monitor = RunMonitor::new(&plan.monitoring, Layout::system().monitoring_path());
+            for warning in monitor.finished(&summary, false).await {
+                held.warn(warning);
+            }
+            held.release();
+            return Ok(HostEvents::Buffered(sink.into_inner().events.into()));
         }
         let host = self.host().await?;
         let run_id = match host.start(&plan, options.stop_units_on_timeout).await {
@@ -136,6 +152,18 @@ impl RunSource for HostRuns {
             Some(active) => Ok(active.run_id.unwrap_or_default()),
             None => Err(refusal(RefusalKind::NoRun, NOTHING_TO_CANCEL)),
         }
+    }
+
+    async fn logs(&mut self, unit: String, lines: u32) -> Result<UnitLogs, Refusal> {
+        let plan = self.plan()?;
+        let host = self.host().await?;
+        unit_logs(&plan, host.unit.connection(), &unit, lines).await
+    }
+
+    async fn history(&mut self) -> Result<RunHistory, Refusal> {
+        let host = self.host().await?;
+        let running = host.unit.running_id().await.map_err(internal)?;
+        Ok(history(&host.layout, running.as_deref()))
     }
 }
 

@@ -6,10 +6,13 @@
 //!                   SIGTERM: finish now, units left running) ── installed first: the default
 //!                   action would kill us
 //!  runs/<id>/events ready, `current` = id, older runs beyond the last 20 deleted
-//!  engine::execute ──events──▶ OwnedSink ──▶ events file (one frame per event, unbuffered)
-//!                                        └─▶ journal (RUN_ID=<id>)
-//!  summary.json written; what was dropped said (journal lines, forged D-Bus signals); exit 0
-//!  (the verdict is in the summary, not the unit's exit status)
+//!  start hooks, beside ─┐
+//!  engine::execute ──events──▶ HoldFinish ──▶ OwnedSink ──▶ events file (one frame per event,
+//!                   (RunFinished held back) │                unbuffered)
+//!                                            └─▶ journal (RUN_ID=<id>)
+//!  textfile, end hooks (their failures: warnings) ─▶ RunFinished released
+//!  summary.json written; what was dropped said (journal lines, forged D-Bus signals); exit with
+//!  the verdict (0, 1, 2)
 //! ```
 //!
 //! SIGTERM comes from `systemctl stop` or a shutdown, which give the unit seconds
@@ -17,9 +20,12 @@
 //! they stand, the running ones left running and marked `still_running` (a stop of the run is
 //! not a stop of the backups it started).
 //!
-//! ```text
-//! ```
+//! The unit's main process exits with the run's verdict, so systemd marks a failed run's unit
+//! `failed` (`systemctl --failed`, `OnFailure=`, node_exporter's systemd collector see it). The
+//! starter and `attach` tell a run's end by its `RunFinished` and the unit's liveness, never by its
+//! exit status, so nothing else changes with it.
 
+use std::cell::RefCell;
 use std::io;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
@@ -27,16 +33,17 @@ use std::time::{Instant, SystemTime};
 use backup_orchestrator_proto::LogLevel;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use super::execute::{Execution, OwnedSink, connect_engine, execute_plan};
+use super::execute::{Execution, HoldFinish, OwnedSink, connect_engine, execute_plan};
 use super::unit::{RUN_UNIT, in_run_unit};
 use crate::engine::Cancel;
 use crate::journal::Journal;
+use crate::monitoring::RunMonitor;
 use crate::plan::{Plan, PlanError};
 use crate::runlog::{self, KEEP_RUNS, Layout, LogWriter, RunLogError};
 use crate::systemd::{SystemdBus, SystemdError};
 use backup_orchestrator_render::error_chain;
 
-/// Why the run could not run or keep its log (its verdict, whatever it is, is in its summary).
+/// Why the run could not run or keep its log (its verdict, whatever it is, is its exit code).
 #[derive(Debug, thiserror::Error)]
 pub enum OwnedRunError {
     /// Started by hand, not by systemd as the run unit (see [`in_run_unit`]).
@@ -71,7 +78,7 @@ pub async fn run_owned(
     run_id: &str,
     plan: Option<&Path>,
     stop_units_on_timeout: bool,
-) -> Result<(), OwnedRunError> {
+) -> Result<i32, OwnedRunError> {
     let started = Instant::now();
     let started_at = SystemTime::now();
     if !in_run_unit().map_err(OwnedRunError::Cgroup)? {
@@ -130,12 +137,26 @@ pub async fn run_owned(
         stop_units_on_timeout,
         started_at,
     };
+    let monitor = RunMonitor::new(&plan.monitoring, layout.monitoring_path());
+    let sink = RefCell::new(sink);
+    let mut held = HoldFinish::new(&sink);
     let summary = {
-        let engine = execute_plan(&execution, &systemd, &mut sink, cancel.clone());
+        // The start hooks run beside the engine: a slow hook delays no backup.
+        let run_started = execution.run_started();
+        let start_hooks = monitor.started(&run_started);
+        tokio::pin!(start_hooks);
+        let mut start_warnings = None;
+        let engine = execute_plan(&execution, &systemd, &mut held, cancel.clone());
         tokio::pin!(engine);
-        loop {
+        let summary = loop {
             tokio::select! {
+                // The engine first: its RunStarted is the log's first event, before any warning.
+                biased;
                 summary = &mut engine => break summary,
+                warnings = &mut start_hooks, if start_warnings.is_none() => {
+                    emit_warnings(&sink, &warnings);
+                    start_warnings = Some(warnings);
+                }
                 request = signals.next() => {
                     tracing::info!("cancel requested: {request:?}");
                     match request {
@@ -145,17 +166,30 @@ pub async fn run_owned(
                     }
                 }
             }
+        };
+        if start_warnings.is_none() {
+            emit_warnings(&sink, &start_hooks.await);
         }
+        summary
     };
+    emit_warnings(&sink, &monitor.finished(&summary, true).await);
+    held.release();
 
     let summary_path = layout.summary_path(run_id);
     if let Err(e) = runlog::write_summary(&summary_path, &summary) {
         tracing::error!("{}", error_chain(&e));
     }
+    let mut sink = sink.into_inner();
     report_dropped(&sink, &systemd);
     match sink.incomplete() {
         Some(e) => Err(OwnedRunError::Append(e)),
-        None => Ok(()),
+        None => Ok(summary.exit_code),
+    }
+}
+
+fn emit_warnings(sink: &RefCell<OwnedSink>, warnings: &[String]) {
+    for warning in warnings {
+        sink.borrow_mut().log(LogLevel::Warn, warning.clone());
     }
 }
 

@@ -9,6 +9,8 @@
 //!      │      Run      → plan check → start the run (RunSource) → Reply::Event … RunFinished
 //!      │      Attach   → Reply::Event with seq > after_seq … RunFinished (always sent)
 //!      │      Status   → Reply::Status       Cancel → Reply::Cancelled
+//!      │      Logs     → Reply::Logs (a unit the plan names; else Refused{NotInPlan})
+//!      │      History  → Reply::History
 //!      │      Unknown  → Reply::Refused{Unsupported}
 //!      │ ◀──────────────────────────────────────────── Reply … ──── │ then EOF
 //! ```
@@ -24,7 +26,7 @@
 use backup_orchestrator_proto::hello::Incompatibility;
 use backup_orchestrator_proto::{
     Envelope, Event, FrameError, Hello, MessageCodec, Refusal, RefusalKind, Reply, Request, Role,
-    RunOptions, StatusReport, exit_codes,
+    RunHistory, RunOptions, StatusReport, UnitLogs, exit_codes,
 };
 use std::io;
 use std::time::Duration;
@@ -51,6 +53,10 @@ pub trait RunSource {
     async fn status(&mut self) -> Result<StatusReport, Refusal>;
     /// Signals the running run; returns its id.
     async fn cancel(&mut self, stop_units: bool) -> Result<String, Refusal>;
+    /// The journal of `unit`'s last invocation; refused for a unit the host's plan does not name.
+    async fn logs(&mut self, unit: String, lines: u32) -> Result<UnitLogs, Refusal>;
+    /// The runs kept on the host.
+    async fn history(&mut self) -> Result<RunHistory, Refusal>;
 }
 
 /// One run's events, in order.
@@ -89,7 +95,7 @@ impl SessionEnd {
 /// A refusal with the exit code its kind implies.
 pub fn refusal(kind: RefusalKind, message: impl Into<String>) -> Refusal {
     let exit_code = match kind {
-        RefusalKind::PlanInvalid => exit_codes::USAGE,
+        RefusalKind::PlanInvalid | RefusalKind::NotInPlan => exit_codes::USAGE,
         _ => exit_codes::COULD_NOT_RUN,
     };
     Refusal {
@@ -148,6 +154,14 @@ where
         },
         Request::Cancel { stop_units } => match source.cancel(stop_units).await {
             Ok(run_id) => send(&mut writer, Reply::Cancelled { run_id, stop_units }).await,
+            Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
+        },
+        Request::Logs { unit, lines } => match source.logs(unit, lines).await {
+            Ok(logs) => send(&mut writer, Reply::Logs(logs)).await,
+            Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
+        },
+        Request::History => match source.history().await {
+            Ok(history) => send(&mut writer, Reply::History(history)).await,
             Err(refusal) => send(&mut writer, Reply::Refused(refusal)).await,
         },
         Request::Unknown => {

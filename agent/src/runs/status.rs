@@ -121,6 +121,7 @@ mod tests {
                     active_state: "inactive".into(),
                     exit_status: Some(0),
                     duration_ms: 5,
+                    journal: vec![],
                 }),
             ),
         ]

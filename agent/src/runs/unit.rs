@@ -8,8 +8,10 @@
 //! SIGKILL, a dropped connection) leaves the unit running to completion.
 //!
 //! The unit's fixed name is the host's run lock: systemd refuses a second `StartTransientUnit` of a
-//! loaded unit with `UnitExists`, atomically, and forgets the unit when it ends
-//! (`CollectMode=inactive-or-failed`), so a crashed run never leaves a stale lock behind. The unit's
+//! loaded unit with `UnitExists`, atomically. A run that ends well is forgotten at once
+//! (`CollectMode=inactive`); one that ends failed (its process exits with the run's verdict, 1 or
+//! 2, or crashed) stays loaded and `failed`, for `systemctl --failed` and `OnFailure=`, and the next
+//! start clears it (`ResetFailedUnit`) and retries: a failed unit is never a held lock. The unit's
 //! description carries the run id, which is how a refused starter, `attach` and `status` learn which
 //! run holds the lock.
 //!
@@ -127,7 +129,7 @@ impl RunUnit {
                         continue; // collected in between: try again
                     };
                     if attempt == 0 && active.active_state == "failed" && !active.job_queued {
-                        // A failed unit that was not collected (older systemd): clear it once.
+                        // The last run failed and its unit stays failed until now: clear it once.
                         let _ = self.connection.reset_failed(RUN_UNIT).await;
                         continue;
                     }

@@ -40,6 +40,15 @@ pub trait Systemd {
     /// Queues a stop job for `unit` and returns once systemd has accepted it (without waiting for
     /// the unit to stop: its watch reports that).
     async fn stop(&self, unit: &str) -> Result<(), SystemdError>;
+
+    /// Why a unit failed, in its own words: the last
+    /// [`JOURNAL_LINES`](backup_orchestrator_proto::summary::JOURNAL_LINES) lines of invocation
+    /// `invocation_id`'s journal, oldest first and within the protocol's byte bounds. Empty when
+    /// they cannot be read: reading them never changes an outcome.
+    async fn failure_journal(&self, invocation_id: &str) -> Vec<String> {
+        let _ = invocation_id;
+        Vec::new()
+    }
 }
 
 /// A started unit's watch.

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use backup_orchestrator_proto::summary::JOURNAL_LINES;
 use tokio::sync::{OnceCell, oneshot};
 use zbus::fdo::PropertiesProxy;
 use zbus::names::InterfaceName;
@@ -37,8 +38,10 @@ use super::proxies::ManagerProxy;
 use super::signal_task::{self, AbortOnDrop};
 use super::signals::{Follow, Signals};
 use super::unit_files;
+use super::unit_journal::invocation_journal;
 use super::unit_state::{UnitState, still_running};
 use crate::plan::pattern;
+use backup_orchestrator_render::error_chain;
 
 /// systemd's manager on the system bus, with its signals followed. Cheap to clone (one shared
 /// connection and signal task).
@@ -243,6 +246,19 @@ impl Systemd for SystemdBus {
                 unit: unit.to_owned(),
                 source,
             })
+    }
+
+    async fn failure_journal(&self, invocation_id: &str) -> Vec<String> {
+        match invocation_journal(invocation_id, JOURNAL_LINES).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                tracing::warn!(
+                    "could not read the journal of invocation {invocation_id}: {}",
+                    error_chain(&e)
+                );
+                Vec::new()
+            }
+        }
     }
 }
 

@@ -234,6 +234,9 @@ impl Systemd for FakeSystemd {
         }
         Ok(())
     }
+    async fn failure_journal(&self, invocation_id: &str) -> Vec<String> {
+        vec![format!("journal of invocation {invocation_id}")]
+    }
 }
 
 #[derive(Debug)]

@@ -16,6 +16,7 @@
 //!  names.rs         bus name, interfaces, unit object paths
 //!  proxies.rs       the D-Bus interfaces (zbus proxies)
 //!  unit_files.rs    unit files matching a stage's globs
+//!  unit_journal.rs  a unit's own journal lines (one invocation's, or its latest), via journalctl
 //! ```
 //!
 //! The trait is small on purpose: discover units, read their `ActiveState`s, start one and
@@ -59,6 +60,7 @@ mod signal_task;
 mod signals;
 mod transient;
 mod unit_files;
+mod unit_journal;
 mod unit_state;
 
 #[cfg(test)]
@@ -69,3 +71,4 @@ pub use bus::SystemdBus;
 pub use connection::SystemdConnection;
 pub use deadline::BusError;
 pub use transient::{TransientService, TransientStart, UnitSnapshot};
+pub use unit_journal::{JournalReadError, invocation_journal, unit_journal};

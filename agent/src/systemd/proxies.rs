@@ -92,4 +92,8 @@ pub(crate) trait Unit {
     /// `(0, "/")` when no job is queued for the unit.
     #[zbus(property)]
     fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
+
+    /// 16 bytes; empty when the unit has not been activated since it was loaded.
+    #[zbus(property, name = "InvocationID")]
+    fn invocation_id(&self) -> zbus::Result<Vec<u8>>;
 }

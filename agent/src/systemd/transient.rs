@@ -1,7 +1,8 @@
 //! The calls for a transient unit (the run unit, see `crate::runs`): create and start it, look it
-//! up, read the state it is in, signal its main process, clear its failure. Each answers with the
-//! raw D-Bus result (each call bounded in time, see `deadline.rs`), systemd's "no such unit"
-//! answers already told apart: the caller names what it was doing.
+//! up, read the state it is in, signal its main process, clear its failure; and a unit's last
+//! invocation (for `logs`). Each answers with the raw D-Bus result (each call bounded in time, see
+//! `deadline.rs`), systemd's "no such unit" answers already told apart: the caller names what it
+//! was doing.
 
 use zbus::proxy::CacheProperties;
 use zbus::{OwnedObjectPath, Variant};
@@ -9,6 +10,7 @@ use zbus::{OwnedObjectPath, Variant};
 use super::connection::SystemdConnection;
 use super::deadline::{BusError, bounded};
 use super::proxies::UnitProxy;
+use super::unit_state::hex;
 
 const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
@@ -46,8 +48,9 @@ pub struct UnitSnapshot {
 }
 
 impl SystemdConnection {
-    /// Creates and starts `service` (job mode `fail`); systemd forgets it when it ends
-    /// (`CollectMode=inactive-or-failed`).
+    /// Creates and starts `service` (job mode `fail`); systemd forgets it when it ends well, and
+    /// keeps it `failed` after a failure (`CollectMode=inactive`), for `systemctl --failed`,
+    /// `OnFailure=` and node_exporter's systemd collector, until the next start clears it.
     pub async fn start_transient(
         &self,
         service: &TransientService<'_>,
@@ -55,7 +58,7 @@ impl SystemdConnection {
         let properties = [
             ("Description", Variant::from(service.description)),
             ("Type", Variant::from("exec")),
-            ("CollectMode", Variant::from("inactive-or-failed")),
+            ("CollectMode", Variant::from("inactive")),
             ("SyslogIdentifier", Variant::from(service.syslog_identifier)),
             ("TimeoutStopUSec", Variant::from(service.stop_timeout_usec)),
             (
@@ -129,6 +132,25 @@ impl SystemdConnection {
             active_state,
             job_queued,
         }))
+    }
+
+    /// The `InvocationID` of `unit`'s current or last activation, as 32 hex digits; `None` when the
+    /// unit is not loaded or has not been activated since it was.
+    pub async fn last_invocation(&self, unit: &str) -> Result<Option<String>, BusError> {
+        let Some(path) = self.loaded_unit(unit).await? else {
+            return Ok(None);
+        };
+        let unit = UnitProxy::builder(&self.conn)
+            .path(path)
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await?;
+        match bounded("Get InvocationID", unit.invocation_id()).await {
+            Ok(id) if id.is_empty() => Ok(None),
+            Ok(id) => Ok(Some(hex(&id))),
+            Err(BusError::Call(e)) if is_gone(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends `signal` to `unit`'s main process; `false` when the unit is gone.

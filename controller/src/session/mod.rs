@@ -203,6 +203,8 @@ impl Session {
             Reply::Status(_) => "a status report",
             Reply::Cancelled { .. } => "a cancel confirmation",
             Reply::Refused(_) => "a refusal",
+            Reply::Logs(_) => "a unit's journal",
+            Reply::History(_) => "a run history",
             Reply::Unknown => "a reply this version does not know",
         };
         RemoteFailure::Unexpected {

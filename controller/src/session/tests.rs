@@ -124,6 +124,7 @@ async fn session_names_both_versions_and_the_host_when_the_agent_is_incompatible
         let _ = agent.read_frame().await;
         let mut hello = agent_hello();
         hello.protocol.major = 2;
+        hello.protocol.minor = 0;
         hello.software = "backup-orchestrator 2.0.0".into();
         agent.write(&hello).await;
     });
@@ -138,7 +139,11 @@ async fn session_names_both_versions_and_the_host_when_the_agent_is_incompatible
         "{message}"
     );
     assert!(
-        message.contains(&format!("protocol 1.0 ({})", software())),
+        message.contains(&format!(
+            "protocol {} ({})",
+            backup_orchestrator_proto::PROTOCOL_VERSION,
+            software()
+        )),
         "{message}"
     );
 }

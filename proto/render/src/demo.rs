@@ -256,6 +256,7 @@ fn stage_events(index: u32, stage: &DemoStage, start: u64, out: &mut Vec<(u64, E
                 active_state: active_state.to_owned(),
                 exit_status: Some(status),
                 duration_ms,
+                journal: vec![],
             }),
         ));
     }
@@ -291,6 +292,7 @@ fn summary(timeline: &[(u64, Event)], duration_ms: u64) -> Summary {
                 exit_status: None,
                 duration_ms: None,
                 still_running: false,
+                journal: vec![],
             }),
             Event::UnitStarted(u) => units.push(UnitReport {
                 unit: u.unit.clone(),
@@ -300,6 +302,7 @@ fn summary(timeline: &[(u64, Event)], duration_ms: u64) -> Summary {
                 exit_status: None,
                 duration_ms: None,
                 still_running: false,
+                journal: vec![],
             }),
             Event::UnitFinished(f) => {
                 if let Some(report) = units.iter_mut().find(|r| r.unit == f.unit) {

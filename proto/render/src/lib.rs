@@ -73,6 +73,7 @@ mod printable;
 mod renderer;
 mod report;
 mod reporter;
+mod unit_journal;
 mod view;
 
 pub use answers::{NOTHING_TO_CANCEL, cancelled_json, cancelled_text, status_json, status_text};

@@ -321,13 +321,13 @@ fn unit_finished(view: &RunView, u: &UnitFinished) -> Vec<Line> {
     let status = u
         .exit_status
         .map_or_else(|| "none".to_owned(), |s| s.to_string());
-    vec![
-        line,
-        Line::debug(format!(
-            "{} Result={} ActiveState={} ExecMainStatus={status}",
-            u.unit, u.result, u.active_state
-        )),
-    ]
+    let mut lines = vec![line];
+    lines.extend(crate::unit_journal::journal_lines(u));
+    lines.push(Line::debug(format!(
+        "{} Result={} ActiveState={} ExecMainStatus={status}",
+        u.unit, u.result, u.active_state
+    )));
+    lines
 }
 
 fn unit_timed_out(u: &UnitTimedOut) -> Line {

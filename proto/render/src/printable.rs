@@ -3,7 +3,7 @@
 //! Unit names, stage names, error messages and journal lines arrive from the host. A hostile or
 //! broken host could put terminal control sequences in them (`\x1b]0;…` retitles the window,
 //! `\x1b[2J` clears it, `\r` overwrites a line that said "failed"). Every line this crate prints
-//! goes through [`printable`]: control characters are shown escaped (`\u{1b}`), everything else,
+//! goes through [`printable`]: control characters are shown escaped (`\u{1b}`, `\r`), everything else,
 //! including any Unicode text, is kept. JSON output needs no such step: serde_json escapes control
 //! characters itself.
 
@@ -17,7 +17,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if is_unsafe(c) {
-            out.extend(c.escape_unicode());
+            out.extend(c.escape_default());
         } else {
             out.push(c);
         }
@@ -39,7 +39,7 @@ mod tests {
         assert_eq!(printable("ünït\tok"), "ünït\tok");
         assert_eq!(
             printable("x\x1b]0;owned\x07\r\n\u{9b}2J"),
-            "x\\u{1b}]0;owned\\u{7}\\u{d}\\u{a}\\u{9b}2J"
+            "x\\u{1b}]0;owned\\u{7}\\r\\n\\u{9b}2J"
         );
     }
 }

@@ -132,6 +132,7 @@ impl Run {
                 active_state: "inactive".into(),
                 exit_status: Some(status),
                 duration_ms: took,
+                journal: vec![],
             }),
         )
     }
@@ -198,6 +199,7 @@ fn report(unit: &str, outcome: Outcome) -> UnitReport {
         exit_status: Some(0),
         duration_ms: Some(1_000),
         still_running: false,
+        journal: vec![],
     }
 }
 

@@ -8,7 +8,7 @@ use backup_orchestrator_proto::event::{
 };
 use backup_orchestrator_proto::{
     Envelope, Event, Hello, LogLevel, Outcome, Refusal, RefusalKind, Reply, Request, Role,
-    RunOptions, RunState, StatusReport, Summary, UnitReport,
+    RunHistory, RunOptions, RunRecord, RunState, StatusReport, Summary, UnitLogs, UnitReport,
 };
 
 pub fn summary() -> Summary {
@@ -37,6 +37,7 @@ pub fn summary() -> Summary {
                 exit_status: Some(0),
                 duration_ms: Some(120),
                 still_running: false,
+                journal: vec![],
             },
             UnitReport {
                 unit: "syncoid-tank-services-prowlarr.service".into(),
@@ -46,6 +47,7 @@ pub fn summary() -> Summary {
                 exit_status: Some(1),
                 duration_ms: Some(80),
                 still_running: false,
+                journal: vec![],
             },
         ],
     }
@@ -110,6 +112,7 @@ pub fn events() -> Vec<Event> {
             active_state: "failed".into(),
             exit_status: Some(1),
             duration_ms: 80,
+            journal: vec![],
         }),
         Event::UnitTimedOut(UnitTimedOut {
             stage: "restic".into(),
@@ -201,5 +204,97 @@ pub fn hellos() -> Vec<Hello> {
     vec![
         Hello::new(Role::Controller, "backup-orchestrator-ctl 0.1.0"),
         Hello::new(Role::Agent, "backup-orchestrator 0.1.0"),
+    ]
+}
+
+/// A failed unit's end as protocol 1.1 reports it: with its journal lines.
+pub fn unit_finished_with_journal() -> Envelope {
+    Envelope {
+        seq: 9,
+        at_ms: 1_795_675_389_200,
+        elapsed_ms: 90,
+        event: Event::UnitFinished(UnitFinished {
+            stage: "replication".into(),
+            unit: "syncoid-a.service".into(),
+            outcome: Outcome::Failed,
+            result: "exit-code".into(),
+            active_state: "failed".into(),
+            exit_status: Some(1),
+            duration_ms: 80,
+            journal: vec![
+                "CRITICAL ERROR: ssh: connect to host nas port 22: No route to host".into(),
+                "syncoid: replication failed".into(),
+            ],
+        }),
+    }
+}
+
+/// The summary with a failed unit's journal lines (1.1).
+pub fn summary_with_journal() -> Summary {
+    let mut summary = summary();
+    summary.units[1].journal = vec!["syncoid: replication failed".into()];
+    summary
+}
+
+/// The requests added in protocol 1.1.
+pub fn requests_1_1() -> Vec<Request> {
+    vec![
+        Request::Logs {
+            unit: "syncoid-a.service".into(),
+            lines: 20,
+        },
+        Request::History,
+    ]
+}
+
+/// The replies added in protocol 1.1.
+pub fn replies_1_1() -> Vec<Reply> {
+    vec![
+        Reply::Logs(UnitLogs {
+            unit: "syncoid-a.service".into(),
+            invocation_id: Some("0f5c7a2e9b1d4c3a8e6f5d4c3b2a1908".into()),
+            lines: vec!["one".into(), "two".into()],
+        }),
+        Reply::History(RunHistory {
+            runs: vec![
+                RunRecord {
+                    run_id: "20261126T064309Z-ab12".into(),
+                    started_at: Some("2026-11-26T06:43:09Z".into()),
+                    state: RunState::Finished,
+                    duration_ms: Some(1834),
+                    exit_code: Some(1),
+                    total_services: 15,
+                    successful: 14,
+                    failed: 1,
+                    timed_out: 0,
+                    skipped: 0,
+                    warnings: 0,
+                    cancelled: false,
+                    critical_reason: None,
+                },
+                RunRecord {
+                    run_id: "20261127T064309Z-cd34".into(),
+                    started_at: Some("2026-11-27T06:43:09Z".into()),
+                    state: RunState::Abandoned,
+                    duration_ms: None,
+                    exit_code: None,
+                    total_services: 0,
+                    successful: 0,
+                    failed: 0,
+                    timed_out: 0,
+                    skipped: 0,
+                    warnings: 0,
+                    cancelled: false,
+                    critical_reason: None,
+                },
+            ],
+        }),
+        Reply::Refused(Refusal {
+            kind: RefusalKind::NotInPlan,
+            message: "sshd.service is not a unit of this host's plan".into(),
+            run_id: None,
+            started_at: None,
+            exit_code: 64,
+        }),
     ]
 }

@@ -9,6 +9,7 @@ mod controller;
 mod faults;
 mod fleet;
 mod install;
+mod monitoring;
 mod nix;
 mod schema;
 mod smoke;

@@ -35,6 +35,9 @@ pub struct UnitReport {
     pub exit_status: Option<i32>,
     pub duration_ms: Option<u64>,
     pub still_running: bool,
+    /// A failed unit's last journal lines; absent when it has none.
+    #[serde(default)]
+    pub journal: Vec<String>,
 }
 
 impl Summary {

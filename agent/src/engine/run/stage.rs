@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  open_stage      discovered units (or the literal names, if discovery failed)
-//!                  ─▶ UnitDiscovered × n, StageStarted
+//!                  ─▶ (none: a warning) UnitDiscovered × n, StageStarted
 //!  loop:           stop_if_asked; cancelled? the queue is skipped
 //!                  start_turns: the next units up to the free slots, their states read at once
 //!                  wait_for_an_end: a unit, the next stage's discovery, a timed-out unit, a cancel
@@ -89,6 +89,17 @@ impl<'a, S: Systemd> Run<'a, S> {
                 pattern::resolve_units(&stage.units, &stage.exclude, [])
             }
         };
+        if units.is_empty() {
+            // A plan written for other unit names must not pass as a stage with nothing to do.
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "stage {}: no unit on this host matches {}",
+                    stage.name,
+                    stage.units.join(", ")
+                ),
+            );
+        }
         for unit in &units {
             self.emit(Event::UnitDiscovered(UnitRef {
                 stage: stage.name.clone(),
@@ -164,7 +175,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             () = self.starts_done.notified(), if self.starting.get() > 0 => {}
             Some(ended) = lingering.next(), if !lingering.is_empty() => {
                 lingering_per_stage[ended.stage_index] -= 1;
-                self.lingered(ended);
+                self.lingered(ended).await;
             }
             () = self.cancel.start_no_more.cancelled(),
                 if !self.cancel.start_no_more.is_cancelled() => {}

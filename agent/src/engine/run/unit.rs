@@ -6,7 +6,8 @@
 //!  dry run         ─▶ UnitFinished(planned)
 //!  start           UnitStarted, StartUnit + watch (the start counts as pending until answered;
 //!                  no answer within the stage timeout ─▶ UnitTimedOut, not followed)
-//!  follow_to_end   the watch, within what is left of the stage timeout ─▶ UnitFinished
+//!  follow_to_end   the watch, within what is left of the stage timeout ─▶ UnitFinished (a
+//!                  failure with its invocation's last journal lines)
 //!                  or timed_out ─▶ UnitTimedOut (optionally StopUnit); followed on as Lingering
 //! ```
 
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 
 use super::{Lingered, Run, UnitEnd, millis};
 use crate::plan::Stage;
-use crate::systemd::{Systemd, SystemdError, UnitWatch, active_state};
+use crate::systemd::{Systemd, SystemdError, UnitFinish, UnitWatch, active_state};
 use backup_orchestrator_render::error_chain;
 
 /// The `ActiveState`s of the units a stage takes in one go: read in one call to systemd, awaited by
@@ -152,6 +153,7 @@ impl<'a, S: Systemd> Run<'a, S> {
             active_state,
             exit_status: None,
             duration_ms: 0,
+            journal: Vec::new(),
         }));
     }
 
@@ -214,7 +216,11 @@ impl<'a, S: Systemd> Run<'a, S> {
             Ok(finish) => {
                 self.ended(&unit);
                 match finish {
-                    Ok(finish) => self.settle(report, stage, &unit, finish, started.elapsed()),
+                    Ok(finish) => {
+                        let took = started.elapsed();
+                        let journal = self.why_it_failed(&finish).await;
+                        self.settle(report, stage, &unit, finish, journal, took);
+                    }
                     Err(e) => {
                         self.log(LogLevel::Warn, format!("failed to {}", error_chain(&e)));
                         self.settle_error(report, stage, &unit, &e, started.elapsed());
@@ -236,6 +242,14 @@ impl<'a, S: Systemd> Run<'a, S> {
                     }
                 }))
             }
+        }
+    }
+
+    /// A failed unit's last journal lines (of that invocation); nothing for a success.
+    async fn why_it_failed(&self, finish: &UnitFinish) -> Vec<String> {
+        match &finish.invocation_id {
+            Some(id) if !finish.succeeded() => self.systemd.failure_journal(id).await,
+            _ => Vec::new(),
         }
     }
 

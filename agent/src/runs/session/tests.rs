@@ -68,6 +68,22 @@ impl RunSource for FakeRuns {
     async fn cancel(&mut self, _stop_units: bool) -> Result<String, Refusal> {
         Err(refusal(RefusalKind::NoRun, "no backup run in progress"))
     }
+
+    async fn logs(&mut self, unit: String, lines: u32) -> Result<UnitLogs, Refusal> {
+        self.requests.push(format!("logs {unit} {lines}"));
+        if unit == "sshd.service" {
+            return Err(refusal(RefusalKind::NotInPlan, "not in the plan"));
+        }
+        Ok(UnitLogs {
+            unit,
+            invocation_id: None,
+            lines: vec!["one".into()],
+        })
+    }
+
+    async fn history(&mut self) -> Result<RunHistory, Refusal> {
+        Ok(RunHistory::default())
+    }
 }
 
 fn summary() -> Summary {
@@ -276,6 +292,44 @@ async fn serve_ends_an_abandoned_run_with_a_refusal() {
     let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
     assert_eq!(replies.len(), 3);
     assert!(matches!(&replies[2], Reply::Refused(r) if r.exit_code == 3));
+}
+
+#[tokio::test]
+async fn serve_answers_logs_and_passes_on_a_not_in_plan_refusal_with_exit_64() {
+    let mut source = FakeRuns::default();
+    let request = Request::Logs {
+        unit: "syncoid-a.service".into(),
+        lines: 5,
+    };
+    let (_, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
+    assert!(
+        matches!(&replies[..], [Reply::Logs(l)] if l.unit == "syncoid-a.service" && l.lines == ["one"]),
+        "{replies:?}"
+    );
+    let request = Request::Logs {
+        unit: "sshd.service".into(),
+        lines: 5,
+    };
+    let (end, _, replies) = session(&mut source, controller_hello(), Some(request)).await;
+    assert_eq!(end.exit_code(), 0);
+    assert!(
+        matches!(&replies[..], [Reply::Refused(r)] if r.kind == RefusalKind::NotInPlan && r.exit_code == 64),
+        "{replies:?}"
+    );
+    assert_eq!(
+        source.requests,
+        ["logs syncoid-a.service 5", "logs sshd.service 5"]
+    );
+}
+
+#[tokio::test]
+async fn serve_answers_history() {
+    let mut source = FakeRuns::default();
+    let (_, _, replies) = session(&mut source, controller_hello(), Some(Request::History)).await;
+    assert!(
+        matches!(&replies[..], [Reply::History(h)] if h.runs.is_empty()),
+        "{replies:?}"
+    );
 }
 
 #[tokio::test]
