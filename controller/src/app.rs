@@ -26,6 +26,7 @@ use crate::hints::Hints;
 use crate::one_reply::{self, AnswerPrinter};
 use crate::ssh::SshConnector;
 use crate::ssh::config::{self, Environment, Overrides};
+use crate::ssh::config_error::ConfigError;
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
 pub fn run(cli: Cli) -> Result<i32, CtlError> {
@@ -145,7 +146,7 @@ fn ssh_config(host: &str, options: &GlobalOptions) -> Result<i32, CtlError> {
     if resolved.refusals.is_empty() {
         Ok(exit_codes::SUCCESS)
     } else {
-        Err(config::ConfigError::Refused {
+        Err(ConfigError::Refused {
             host: resolved.target.label,
             refusals: resolved.refusals,
         }

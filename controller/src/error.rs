@@ -13,8 +13,8 @@ use backup_orchestrator_proto::{Refusal, RefusalKind, exit_codes};
 use crate::remote::RemoteFailure;
 use crate::session::SessionError;
 use crate::ssh::OpenError;
-use crate::ssh::config::ConfigError;
-use crate::ssh::connect::ConnectError;
+use crate::ssh::config_error::ConfigError;
+use crate::ssh::connect_error::ConnectError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
