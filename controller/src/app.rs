@@ -20,13 +20,16 @@ use backup_orchestrator_render::{OutputMode, PipeState, Reporter, RunReporter, d
 
 use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
 use crate::confirm::confirm_run;
+use crate::connector::HostConnector;
 use crate::error::CtlError;
 use crate::fleet::{self, HostJob};
 use crate::hints::Hints;
 use crate::one_reply::{self, AnswerPrinter};
+use crate::openssh::{OpensshConnector, SshArgs};
 use crate::ssh::SshConnector;
 use crate::ssh::config::{self, Environment, Overrides};
 use crate::ssh::config_error::ConfigError;
+use crate::transport_kind::Transport;
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
 pub fn run(cli: Cli) -> Result<i32, CtlError> {
@@ -156,18 +159,70 @@ fn ssh_config(host: &str, options: &GlobalOptions) -> Result<i32, CtlError> {
 
 /// A resolved host and the commands to show the user about it.
 struct Resolved {
-    connector: SshConnector,
+    connector: HostConnector,
     hints: Hints,
 }
 
 impl Resolved {
+    /// `host` over the command line's `--transport`.
     fn new(host: &str, options: &GlobalOptions) -> Result<Resolved, CtlError> {
-        let target = config::resolve(host, &overrides(options), &Environment::from_process())?;
-        tracing::debug!(?target, "resolved");
-        Ok(Resolved {
-            hints: Hints::new(options, host, &target.label),
-            connector: SshConnector::new(target, &options.agent_path),
-        })
+        Resolved::with_transport(host, options, options.transport)
+    }
+
+    /// `host` over `transport` (a fleet inventory may choose it per host).
+    fn with_transport(
+        host: &str,
+        options: &GlobalOptions,
+        transport: Transport,
+    ) -> Result<Resolved, CtlError> {
+        match transport {
+            Transport::Native => {
+                let target =
+                    config::resolve(host, &overrides(options), &Environment::from_process())?;
+                tracing::debug!(?target, "resolved");
+                Ok(Resolved {
+                    hints: Hints::new(options, host, &target.label),
+                    connector: HostConnector::Native(SshConnector::new(
+                        target,
+                        &options.agent_path,
+                    )),
+                })
+            }
+            // ssh resolves the config itself: no refusals apply.
+            Transport::Openssh => {
+                let args = ssh_args(options);
+                let label = host.rsplit_once('@').map_or(host, |(_, name)| name);
+                let user = OpensshConnector::probe_user(host, &args)
+                    .or_else(|| options.user.clone())
+                    .unwrap_or_default();
+                Ok(Resolved {
+                    hints: Hints::new(options, host, label),
+                    connector: HostConnector::Openssh(OpensshConnector::new(
+                        host,
+                        label,
+                        &user,
+                        args,
+                        options.accept_new_host_key,
+                        &options.agent_path,
+                    )),
+                })
+            }
+        }
+    }
+}
+
+/// The command line's SSH settings, for the system `ssh`.
+fn ssh_args(options: &GlobalOptions) -> SshArgs {
+    SshArgs {
+        config_file: options.ssh_config.clone(),
+        jump: options.jump.clone(),
+        options: options.ssh_option.clone(),
+        user: options.user.clone(),
+        port: options.port,
+        identity_files: options.identity.clone(),
+        connect_timeout: options
+            .connect_timeout
+            .map_or(config::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs),
     }
 }
 
@@ -177,7 +232,7 @@ async fn follow_hosts(
     request: Request,
     options: &GlobalOptions,
 ) -> Result<i32, CtlError> {
-    let jobs: Vec<HostJob<SshConnector>> = targets
+    let jobs: Vec<HostJob<HostConnector>> = targets
         .into_iter()
         .map(|target| HostJob::new(target.connector, request.clone(), target.hints))
         .collect();

@@ -8,6 +8,7 @@
 //! The help text, the man page (`man`) and the shell completions (`completions SHELL`) are all
 //! generated from this one definition.
 
+use crate::transport_kind::Transport;
 use std::path::PathBuf;
 
 use backup_orchestrator_proto::exit_codes;
@@ -92,6 +93,11 @@ pub struct GlobalOptions {
     /// Print nothing but errors; the exit code tells the outcome.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// How to reach the host: `native`, the built-in SSH client, or `openssh`, the system `ssh`
+    /// (for what native refuses: Match blocks, ProxyCommand, ControlMaster, certificates, …).
+    #[arg(long, value_enum, value_name = "TRANSPORT", default_value_t = Transport::Native, global = true)]
+    pub transport: Transport,
 
     /// Read SSH settings from FILE instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh's -F).
     #[arg(short = 'F', long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]

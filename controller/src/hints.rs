@@ -3,6 +3,7 @@
 
 use crate::cli::GlobalOptions;
 use crate::ssh::exec::shell_quote;
+use crate::transport_kind::Transport;
 
 /// Commands to show the user when the run has to be followed by hand.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +27,10 @@ impl Hints {
 /// `backup-orchestrator-ctl [the connection flags given] SUBCOMMAND HOST`, shell-quoted, for hints.
 fn ctl_command(options: &GlobalOptions, subcommand: &str, host: &str) -> String {
     let mut words: Vec<String> = vec!["backup-orchestrator-ctl".into()];
+    if options.transport != Transport::Native {
+        words.push("--transport".into());
+        words.push("openssh".into());
+    }
     if let Some(path) = &options.ssh_config {
         words.push("--ssh-config".into());
         words.push(shell_quote(&path.to_string_lossy()));

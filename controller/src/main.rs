@@ -20,16 +20,19 @@
 mod app;
 mod cli;
 mod confirm;
+mod connector;
 mod error;
 mod feed;
 mod fleet;
 mod hints;
 mod one_reply;
+mod openssh;
 mod reconnect;
 mod remote;
 mod session;
 mod ssh;
 mod transport;
+mod transport_kind;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
