@@ -12,3 +12,4 @@ mod smoke;
 mod ssh_rules;
 mod support;
 mod terminal;
+mod transport;
