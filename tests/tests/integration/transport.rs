@@ -105,7 +105,7 @@ fn transport_openssh_runs_a_host_whose_match_block_native_refuses() {
     let config = config_with(
         &hosts,
         dir.path(),
-        "\nMatch host *\n    ServerAliveInterval 15\n",
+        "\nMatch host *\n    StrictHostKeyChecking yes\n",
     );
     let match_line = fs::read_to_string(&config).unwrap().lines().count() - 1;
 
@@ -158,7 +158,11 @@ fn transport_openssh_reaches_h2_through_a_proxycommand_on_h1() {
         "native must refuse ProxyCommand: {}",
         show(&out)
     );
-    assert!(text(&out.stderr).contains("ProxyCommand"), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(": proxycommand ssh -F"),
+        "{}",
+        show(&out)
+    );
 
     let out = ctl(
         &config,
