@@ -164,12 +164,13 @@ struct Resolved {
 }
 
 impl Resolved {
-    /// `host` over the command line's `--transport`.
+    /// `host` over the command line's `--transport` (default native).
     fn new(host: &str, options: &GlobalOptions) -> Result<Resolved, CtlError> {
-        Resolved::with_transport(host, options, options.transport)
+        Resolved::with_transport(host, options, options.transport.unwrap_or_default())
     }
 
-    /// `host` over `transport` (a fleet inventory may choose it per host).
+    /// `host` over `transport`: the hook for a per-host choice (an inventory's
+    /// `transport = "openssh"`, which `--transport` given on the command line overrides).
     fn with_transport(
         host: &str,
         options: &GlobalOptions,

@@ -95,9 +95,10 @@ pub struct GlobalOptions {
     pub quiet: bool,
 
     /// How to reach the host: `native`, the built-in SSH client, or `openssh`, the system `ssh`
-    /// (for what native refuses: Match blocks, ProxyCommand, ControlMaster, certificates, …).
-    #[arg(long, value_enum, value_name = "TRANSPORT", default_value_t = Transport::Native, global = true)]
-    pub transport: Transport,
+    /// (for what native refuses: Match blocks, ProxyCommand, ControlMaster, certificates, …)
+    /// [default: an inventory's `transport` for the host, else native].
+    #[arg(long, value_enum, value_name = "TRANSPORT", global = true)]
+    pub transport: Option<Transport>,
 
     /// Read SSH settings from FILE instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh's -F).
     #[arg(short = 'F', long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
@@ -292,6 +293,14 @@ mod tests {
         );
         assert_eq!(cli.options.agent_path, "backup-orchestrator");
         assert_eq!(cli.options.connect_timeout, None);
+    }
+
+    #[test]
+    fn cli_takes_the_transport_and_leaves_it_unset_by_default() {
+        let cli = parse(&["status", "forge", "--transport", "openssh"]).unwrap();
+        assert_eq!(cli.options.transport, Some(Transport::Openssh));
+        assert_eq!(parse(&["forge"]).unwrap().options.transport, None);
+        assert!(parse(&["--transport", "telnet", "forge"]).is_err());
     }
 
     #[test]

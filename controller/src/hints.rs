@@ -27,7 +27,7 @@ impl Hints {
 /// `backup-orchestrator-ctl [the connection flags given] SUBCOMMAND HOST`, shell-quoted, for hints.
 fn ctl_command(options: &GlobalOptions, subcommand: &str, host: &str) -> String {
     let mut words: Vec<String> = vec!["backup-orchestrator-ctl".into()];
-    if options.transport != Transport::Native {
+    if options.transport == Some(Transport::Openssh) {
         words.push("--transport".into());
         words.push("openssh".into());
     }
@@ -88,6 +88,15 @@ mod tests {
         assert_eq!(
             ctl_command(&plain, "attach", "forge"),
             "backup-orchestrator-ctl attach forge"
+        );
+        let openssh = GlobalOptions {
+            transport: Some(Transport::Openssh),
+            agent_path: "backup-orchestrator".into(),
+            ..GlobalOptions::default()
+        };
+        assert_eq!(
+            ctl_command(&openssh, "status", "forge"),
+            "backup-orchestrator-ctl --transport openssh status forge"
         );
     }
 }
