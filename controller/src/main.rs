@@ -9,10 +9,12 @@
 //!  main ─▶ app (the commands; confirm, hints)
 //!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
 //!           └─▶ one_reply (status, cancel)
+//!  connector (HostConnector: native or openssh per host, the `Connect` the fleet runs)
 //!  reconnect (follow a run across lost connections) ─▶ feed (host-keyed messages)
 //!  error (CtlError: every exit code, in one match)
-//!  ssh (config, connect, exec) ─▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
-//!  transport (AgentChannel, RemoteExit)
+//!  ssh (native: config, connect, exec)  ─┬▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
+//!  openssh (the system ssh as a child) ──┘
+//!  transport (AgentChannel, RemoteExit), transport_kind (Transport)
 //! ```
 //!
 //! The session design is in `session/mod.rs`, `reconnect.rs`, `fleet/mod.rs` and `ssh/mod.rs`.
