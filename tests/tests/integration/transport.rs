@@ -1,7 +1,7 @@
 //! `--transport openssh` against real hosts: the system `ssh` carries the same protocol, so a
 //! config the native transport refuses (a `Match` block) runs end to end, and what only OpenSSH
 //! does (ProxyCommand, ControlMaster) works; a killed `ssh` is reconnected and attached; status
-//! and cancel go through it too.
+//! and cancel go through it too; ssh's own failures and the agent's read as with native.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -295,7 +295,7 @@ fn transport_openssh_status_and_cancel_reach_the_run() {
 }
 
 #[test]
-fn transport_openssh_reports_ssh_failures_as_connection_errors() {
+fn transport_openssh_reports_ssh_and_agent_failures_as_native_does() {
     let hosts = boot("tr-fail", 1, UnitSet::user_plan(0.0));
     let dir = tempfile::tempdir().expect("temp dir");
     // A known_hosts file without the host's key: ssh refuses it (exit 255).
@@ -334,5 +334,24 @@ fn transport_openssh_reports_ssh_failures_as_connection_errors() {
             .unwrap()
             .contains(&hosts.ip("h1").to_string()),
         "the key was not recorded"
+    );
+
+    // The remote command's failure comes through ssh: diagnosed as with native.
+    let out = ctl(
+        &config,
+        &[
+            "--transport",
+            "openssh",
+            "--agent-path",
+            "/opt/no such agent",
+            "--yes",
+            "h1",
+        ],
+    );
+    assert_eq!(code(&out), 3, "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the agent `/opt/no such agent` is not installed"),
+        "{stderr}"
     );
 }
