@@ -71,6 +71,8 @@ pub struct OpensshConnector {
     host: String,
     args: SshArgs,
     accept_new_host_key: bool,
+    /// No connection was made yet: ssh's messages are shown (see `open`).
+    first_connection: bool,
     context: RemoteContext,
     command: String,
 }
@@ -89,6 +91,7 @@ impl OpensshConnector {
             host: host.to_owned(),
             args,
             accept_new_host_key,
+            first_connection: true,
             context: RemoteContext {
                 host: label.to_owned(),
                 user: user.to_owned(),
@@ -123,11 +126,20 @@ impl OpensshConnector {
             source,
         })?;
         // A key is learned on the first connection only: an automatic reconnect mid-run is strict.
+        let first = std::mem::replace(&mut self.first_connection, false);
         self.accept_new_host_key = false;
         let exit = channel.exit.clone();
         let hello_timeout = self.args.connect_timeout + HELLO_ALLOWANCE;
         match session::start(channel, &self.context, hello_timeout).await {
-            Ok(session) => Ok(session),
+            Ok(session) => {
+                // What ssh said before the agent answered ("Permanently added …", a banner) is
+                // for the user, as ssh shows it; on a reconnect it would break into the display.
+                let said = exit.borrow().stderr.trim().to_owned();
+                if first && !said.is_empty() {
+                    eprintln!("{said}");
+                }
+                Ok(session)
+            }
             Err(SessionError::Remote(failure))
                 if matches!(*failure, RemoteFailure::AgentFailed { .. })
                     && exit.borrow().status == Some(SSH_FAILED) =>

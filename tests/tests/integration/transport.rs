@@ -323,12 +323,21 @@ fn transport_openssh_reports_ssh_and_agent_failures_as_native_does() {
             "--transport",
             "openssh",
             "--accept-new-host-key",
+            // The group's config says LogLevel ERROR; ssh's own message is what is checked.
+            "-o",
+            "LogLevel=INFO",
             "--yes",
             "--json",
             "h1",
         ],
     );
     assert_eq!(code(&out), 0, "{}", show(&out));
+    // ssh's words for the recorded key reach the user, as with native's one line.
+    assert!(
+        text(&out.stderr).contains("Permanently added"),
+        "{}",
+        show(&out)
+    );
     assert!(
         fs::read_to_string(&empty)
             .unwrap()
