@@ -25,12 +25,14 @@ use backup_orchestrator_render::{
 
 use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
 use crate::confirm;
+use crate::connector::HostConnector;
 use crate::error::CtlError;
 use crate::fleet::{self, HostJob};
 use crate::hints::Hints;
 use crate::one_reply::{self, AnswerPrinter};
-use crate::ssh::SshConnector;
-use crate::ssh::config::{self, Environment, Target};
+use crate::ssh::config::{self, Environment};
+use crate::ssh::config_error::ConfigError;
+use crate::ssh::endpoint::Target;
 use crate::targets::{Targets, check_agent_path, overrides, resolve};
 use crate::{doctor, install};
 
@@ -160,7 +162,7 @@ fn ssh_config(host: &str, options: &GlobalOptions) -> Result<i32, CtlError> {
     if resolved.refusals.is_empty() {
         Ok(exit_codes::SUCCESS)
     } else {
-        Err(config::ConfigError::Refused {
+        Err(ConfigError::Refused {
             host: resolved.target.label,
             refusals: resolved.refusals,
         }
@@ -174,7 +176,7 @@ async fn follow_hosts(
     request: Request,
     options: &GlobalOptions,
 ) -> Result<i32, CtlError> {
-    let jobs: Vec<HostJob<SshConnector>> = targets
+    let jobs: Vec<HostJob<HostConnector>> = targets
         .hosts
         .into_iter()
         .map(|target| HostJob::new(target.connector, request.clone(), target.hints))

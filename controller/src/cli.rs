@@ -8,6 +8,7 @@
 //! The help text, the man page (`man`) and the shell completions (`completions SHELL`) are all
 //! generated from this one definition.
 
+use crate::transport_kind::Transport;
 use std::path::PathBuf;
 
 use backup_orchestrator_proto::exit_codes;
@@ -93,6 +94,12 @@ pub struct GlobalOptions {
     /// Print nothing but errors; the exit code tells the outcome.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// How to reach the host: `native`, the built-in SSH client, or `openssh`, the system `ssh`
+    /// (for what native refuses: Match blocks, ProxyCommand, ControlMaster, certificates, …)
+    /// [default: an inventory's `transport` for the host, else native].
+    #[arg(long, value_enum, value_name = "TRANSPORT", global = true)]
+    pub transport: Option<Transport>,
 
     /// Read SSH settings from FILE instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh's -F).
     #[arg(short = 'F', long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
@@ -388,6 +395,14 @@ mod tests {
         );
         assert_eq!(cli.options.agent_path, "backup-orchestrator");
         assert_eq!(cli.options.connect_timeout, None);
+    }
+
+    #[test]
+    fn cli_takes_the_transport_and_leaves_it_unset_by_default() {
+        let cli = parse(&["status", "forge", "--transport", "openssh"]).unwrap();
+        assert_eq!(cli.options.transport, Some(Transport::Openssh));
+        assert_eq!(parse(&["forge"]).unwrap().options.transport, None);
+        assert!(parse(&["--transport", "telnet", "forge"]).is_err());
     }
 
     #[test]

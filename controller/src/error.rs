@@ -1,7 +1,7 @@
 //! [`CtlError`]: every way the controller ends other than a run's own verdict, and its exit code.
 //!
 //! The layers below return their own errors (the session a `SessionError`, the SSH transport an
-//! `OpenError`, the config a `ConfigError`); the application turns them into a `CtlError`, and
+//! `OpenError`, the OpenSSH transport an `OpensshError`, the config a `ConfigError`); the application turns them into a `CtlError`, and
 //! [`CtlError::exit_code`] is the one match that maps every variant to an exit code: adding one
 //! without deciding its exit code does not compile. A host's error is shown by the reporter; an
 //! error of the command as a whole by `main`, with its sources (`error_chain`).
@@ -11,11 +11,12 @@ use std::io;
 use backup_orchestrator_proto::{Refusal, RefusalKind, exit_codes};
 
 use crate::inventory::InventoryError;
+use crate::openssh::OpensshError;
 use crate::remote::RemoteFailure;
 use crate::session::SessionError;
 use crate::ssh::OpenError;
-use crate::ssh::config::ConfigError;
-use crate::ssh::connect::ConnectError;
+use crate::ssh::config_error::ConfigError;
+use crate::ssh::connect_error::ConnectError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
@@ -40,6 +41,9 @@ pub enum CtlError {
     /// Connection, host key or authentication.
     #[error(transparent)]
     Connect(Box<ConnectError>),
+    /// The system `ssh` (`--transport openssh`) could not be run, or failed to connect.
+    #[error(transparent)]
+    Openssh(Box<OpensshError>),
     /// sudo, the agent missing or incompatible, garbage on the wire.
     #[error(transparent)]
     Remote(Box<RemoteFailure>),
@@ -108,6 +112,15 @@ impl From<SessionError> for CtlError {
     }
 }
 
+impl From<OpensshError> for CtlError {
+    fn from(error: OpensshError) -> Self {
+        match error {
+            OpensshError::Session(error) => error.into(),
+            other => CtlError::Openssh(Box::new(other)),
+        }
+    }
+}
+
 impl From<OpenError> for CtlError {
     fn from(error: OpenError) -> Self {
         match error {
@@ -154,6 +167,7 @@ impl CtlError {
             | CtlError::NoTerminal { .. } => exit_codes::USAGE,
             CtlError::NotConfirmed { .. } | CtlError::Interrupted { .. } => exit_codes::INTERRUPTED,
             CtlError::Connect(_)
+            | CtlError::Openssh(_)
             | CtlError::Remote(_)
             | CtlError::ConnectionLost { .. }
             | CtlError::LostBeforeStart { .. }
@@ -175,6 +189,7 @@ impl CtlError {
     pub fn is_transient(&self) -> bool {
         match self {
             CtlError::Connect(e) => e.is_transient(),
+            CtlError::Openssh(e) => e.is_transient(),
             CtlError::Remote(failure) => matches!(
                 **failure,
                 RemoteFailure::NoHello { .. } | RemoteFailure::AgentFailed { .. }

@@ -3,6 +3,7 @@
 
 use crate::cli::GlobalOptions;
 use crate::ssh::exec::shell_quote;
+use crate::transport_kind::Transport;
 
 /// Commands to show the user when the run has to be followed by hand.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,10 @@ impl Hints {
 /// hints.
 pub fn ctl_command(options: &GlobalOptions, subcommand: &str, targets: &[&str]) -> String {
     let mut words: Vec<String> = vec!["backup-orchestrator-ctl".into()];
+    if options.transport == Some(Transport::Openssh) {
+        words.push("--transport".into());
+        words.push("openssh".into());
+    }
     if let Some(path) = &options.ssh_config {
         words.push("--ssh-config".into());
         words.push(shell_quote(&path.to_string_lossy()));
@@ -88,6 +93,15 @@ mod tests {
         assert_eq!(
             ctl_command(&plain, "attach", &["forge"]),
             "backup-orchestrator-ctl attach forge"
+        );
+        let openssh = GlobalOptions {
+            transport: Some(Transport::Openssh),
+            agent_path: "backup-orchestrator".into(),
+            ..GlobalOptions::default()
+        };
+        assert_eq!(
+            ctl_command(&openssh, "status", &["forge"]),
+            "backup-orchestrator-ctl --transport openssh status forge"
         );
     }
 }

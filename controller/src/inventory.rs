@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::transport_kind::Transport;
+
 /// The file's name in the user's config dir.
 const FILE_NAME: &str = "hosts.toml";
 
@@ -49,6 +51,8 @@ struct InventoryFile {
 pub struct HostSettings {
     /// The agent's command on the host, as `--agent-path` (which wins over it).
     pub agent_path: Option<String>,
+    /// `"native"` or `"openssh"`, as `--transport` (which wins over it).
+    pub transport: Option<Transport>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,10 +10,12 @@
 //!           ├─▶ fleet (run, attach): a task per host ─▶ feed ─▶ display task, owner of the Reporter
 //!           ├─▶ one_reply (status, cancel)
 //!           └─▶ install, doctor: a task per host over ssh::command (and a Hello at the end)
+//!  connector (HostConnector: native or openssh per host, the `Connect` the fleet runs)
 //!  reconnect (follow a run across lost connections) ─▶ feed (host-keyed messages)
 //!  error (CtlError: every exit code, in one match)
-//!  ssh (config, connect, exec) ─▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
-//!  transport (AgentChannel, RemoteExit)
+//!  ssh (native: config, connect, exec)  ─┬▶ session (Hello, follow) ─▶ remote (what went wrong on the host)
+//!  openssh (the system ssh as a child) ──┘
+//!  transport (AgentChannel, RemoteExit), transport_kind (Transport)
 //! ```
 //!
 //! The session design is in `session/mod.rs`, `reconnect.rs`, `fleet/mod.rs` and `ssh/mod.rs`.
@@ -21,6 +23,7 @@
 mod app;
 mod cli;
 mod confirm;
+mod connector;
 mod doctor;
 mod error;
 mod feed;
@@ -29,12 +32,14 @@ mod hints;
 mod install;
 mod inventory;
 mod one_reply;
+mod openssh;
 mod reconnect;
 mod remote;
 mod session;
 mod ssh;
 mod targets;
 mod transport;
+mod transport_kind;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

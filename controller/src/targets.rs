@@ -6,11 +6,15 @@
 use std::time::Duration;
 
 use crate::cli::GlobalOptions;
+use crate::connector::HostConnector;
 use crate::error::CtlError;
 use crate::hints::{Hints, ctl_command};
 use crate::inventory::Inventory;
+use crate::openssh::{OpensshConnector, SshArgs};
 use crate::ssh::SshConnector;
-use crate::ssh::config::{self, Environment, Overrides, Target};
+use crate::ssh::config::{self, Environment, Overrides};
+use crate::ssh::endpoint::Target;
+use crate::transport_kind::Transport;
 
 /// The hosts the targets name, in order, each once, resolved.
 #[derive(Debug)]
@@ -25,7 +29,7 @@ pub struct Targets {
 /// A resolved host and the commands to show the user about it.
 #[derive(Debug)]
 pub struct Resolved {
-    pub connector: SshConnector,
+    pub connector: HostConnector,
     pub hints: Hints,
 }
 
@@ -43,7 +47,12 @@ impl Targets {
                     host_options.agent_path = path;
                 }
                 check_agent_path(&host_options.agent_path)?;
-                Resolved::new(host, &host_options)
+                // `--transport` on the command line wins over the inventory's.
+                let transport = options
+                    .transport
+                    .or(inventory.host(host).transport)
+                    .unwrap_or_default();
+                Resolved::with_transport(host, &host_options, transport)
             })
             .collect::<Result<Vec<_>, CtlError>>()?;
         let given: Vec<&str> = targets.iter().map(String::as_str).collect();
@@ -68,12 +77,61 @@ pub fn check_agent_path(agent_path: &str) -> Result<(), CtlError> {
 }
 
 impl Resolved {
-    fn new(host: &str, options: &GlobalOptions) -> Result<Resolved, CtlError> {
-        let target = resolve(host, options)?;
-        Ok(Resolved {
-            hints: Hints::new(options, host, &target.label),
-            connector: SshConnector::new(target, &options.agent_path),
-        })
+    /// `host` over `transport`: the hook for a per-host choice (an inventory's
+    /// `transport = "openssh"`, which `--transport` given on the command line overrides).
+    fn with_transport(
+        host: &str,
+        options: &GlobalOptions,
+        transport: Transport,
+    ) -> Result<Resolved, CtlError> {
+        match transport {
+            Transport::Native => {
+                let target =
+                    config::resolve(host, &overrides(options), &Environment::from_process())?;
+                tracing::debug!(?target, "resolved");
+                Ok(Resolved {
+                    hints: Hints::new(options, host, &target.label),
+                    connector: HostConnector::Native(SshConnector::new(
+                        target,
+                        &options.agent_path,
+                    )),
+                })
+            }
+            // ssh resolves the config itself: no refusals apply.
+            Transport::Openssh => {
+                let args = ssh_args(options);
+                let label = host.rsplit_once('@').map_or(host, |(_, name)| name);
+                let user = OpensshConnector::probe_user(host, &args)
+                    .or_else(|| options.user.clone())
+                    .unwrap_or_default();
+                Ok(Resolved {
+                    hints: Hints::new(options, host, label),
+                    connector: HostConnector::Openssh(OpensshConnector::new(
+                        host,
+                        label,
+                        &user,
+                        args,
+                        options.accept_new_host_key,
+                        &options.agent_path,
+                    )),
+                })
+            }
+        }
+    }
+}
+
+/// The command line's SSH settings, for the system `ssh`.
+fn ssh_args(options: &GlobalOptions) -> SshArgs {
+    SshArgs {
+        config_file: options.ssh_config.clone(),
+        jump: options.jump.clone(),
+        options: options.ssh_option.clone(),
+        user: options.user.clone(),
+        port: options.port,
+        identity_files: options.identity.clone(),
+        connect_timeout: options
+            .connect_timeout
+            .map_or(config::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The agent's standard streams, however they are carried: [`AgentChannel`], and what the remote
 //! process left besides stdout, [`RemoteExit`].
 //!
-//! The SSH transport (`ssh/exec.rs`) produces a channel, the session (`session/`) consumes it, and
-//! the tests make one in memory: this file is the one thing all three share, so none of them
+//! The SSH transports (`ssh/exec.rs` over russh, `openssh/child.rs` over the system ssh) produce a
+//! channel, the session (`session/`) consumes it, and the tests make one in memory: this file is the one thing all three share, so none of them
 //! imports another for it.
 
 use std::any::Any;

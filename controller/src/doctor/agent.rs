@@ -14,7 +14,8 @@ use backup_orchestrator_render::{Check, error_chain};
 
 use crate::remote::RemoteContext;
 use crate::session::{self, Session};
-use crate::ssh::connect::{Connection, Deadline};
+use crate::ssh::connect::Connection;
+use crate::ssh::deadline::Deadline;
 use crate::ssh::exec;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);

@@ -25,8 +25,9 @@ use futures_util::StreamExt;
 
 use crate::error::CtlError;
 use crate::remote::RemoteContext;
-use crate::ssh::config::Target;
-use crate::ssh::connect::{self, ConnectError, Connection, Stage};
+use crate::ssh::connect::{self, Connection};
+use crate::ssh::connect_error::{ConnectError, Stage};
+use crate::ssh::endpoint::Target;
 
 /// The default plan's preflight paths (the agent's `Plan::default`), checked when the host's own
 /// plan cannot be read.

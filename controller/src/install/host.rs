@@ -18,13 +18,15 @@ use std::time::{Duration, Instant};
 use backup_orchestrator_render::{InstallReport, InstallResult};
 use tokio::sync::Mutex;
 
+use super::error::{HostInstallError, InstallError};
+use super::local_agent::{LocalAgent, SUDOERS_FILE};
 use super::sudo::{Privileged, find_sudo, run_privileged};
-use super::{InstallError, LocalAgent, SUDOERS_FILE};
 use crate::remote::RemoteContext;
 use crate::session;
 use crate::ssh::command;
-use crate::ssh::config::Target;
-use crate::ssh::connect::{self, Connection, Deadline};
+use crate::ssh::connect::{self, Connection};
+use crate::ssh::deadline::Deadline;
+use crate::ssh::endpoint::Target;
 use crate::ssh::exec::{self, shell_quote};
 
 const QUICK: Duration = Duration::from_secs(30);
@@ -81,7 +83,7 @@ pub async fn install_host(job: &HostInstall, prompt_lock: &Mutex<()>) -> Install
             };
         }
         Err(error) => {
-            let failure = super::HostInstallError {
+            let failure = HostInstallError {
                 host: job.target.label.clone(),
                 sudoers_line: job.sudoers_line(),
                 agent_path: job.agent_path.clone(),

@@ -6,7 +6,9 @@
 //! already installed (same SHA-256 and the exact rule listed by `sudo -n -l`: nothing is touched,
 //! and no sudo is needed), or failed with what to do; the exit code is 3 if any host failed.
 
+mod error;
 mod host;
+mod local_agent;
 mod sudo;
 
 use std::path::{Path, PathBuf};
@@ -16,143 +18,18 @@ use backup_orchestrator_proto::exit_codes;
 use backup_orchestrator_render::{
     InstallReport, InstallResult, OutputMode, PipeState, install_json, install_line,
 };
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use tokio::sync::Mutex;
 
 use crate::error::CtlError;
-use crate::remote::RemoteFailure;
-use crate::session::SessionError;
-use crate::ssh::command::CommandError;
-use crate::ssh::config::Target;
-use crate::ssh::connect::ConnectError;
+use crate::ssh::endpoint::Target;
 use host::{HostInstall, install_host};
+use local_agent::LocalAgent;
 
 /// Where `install` puts the agent when `--agent-path` is not an absolute path. sudo's default
 /// secure_path includes /usr/local/bin, so runs find it as plain `backup-orchestrator`.
 pub const DEFAULT_AGENT_PATH: &str = "/usr/local/bin/backup-orchestrator";
-/// The sudoers drop-in `install` writes.
-pub const SUDOERS_FILE: &str = "/etc/sudoers.d/backup-orchestrator";
 /// The agent's file name, next to the controller's own executable in a release.
 const AGENT_FILE_NAME: &str = "backup-orchestrator";
-
-/// Why one host's install failed (exit 3 for the command).
-#[derive(Debug, thiserror::Error)]
-pub enum InstallError {
-    #[error(transparent)]
-    Connect(Box<ConnectError>),
-    #[error(transparent)]
-    Command(#[from] CommandError),
-    #[error("sudo refused to run anything ({said})")]
-    SudoRefused { said: String },
-    #[error("sudo wants a password and there is no terminal to type it on")]
-    NeedsPassword,
-    #[error("sudo refused the password {tries} times")]
-    WrongPassword { tries: usize },
-    #[error("failed to read the sudo password from the terminal")]
-    Prompt {
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("failed to read the local agent {}", path.display())]
-    ReadAgent {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the agent arrived damaged on the host; nothing was installed ({said})")]
-    ChecksumMismatch { said: String },
-    #[error(
-        "the uploaded agent does not run on the host (another CPU architecture?); nothing was installed: {said}"
-    )]
-    AgentDoesNotRun { said: String },
-    #[error("visudo refused the sudo rule; nothing was changed in /etc/sudoers.d ({said})")]
-    RuleRefused { said: String },
-    #[error("the install step failed (exit status {status:?}): {said}")]
-    ScriptFailed { status: Option<u32>, said: String },
-    #[error("the installed agent does not answer through `sudo -n AGENT serve`")]
-    NoAnswer {
-        #[source]
-        source: SessionError,
-    },
-}
-
-impl From<ConnectError> for InstallError {
-    fn from(error: ConnectError) -> Self {
-        InstallError::Connect(Box::new(error))
-    }
-}
-
-/// An [`InstallError`] with the host, and what an admin can do by hand when sudo stood in the way.
-#[derive(Debug, thiserror::Error)]
-#[error("{host}: {}{}", source, manual_hint(source, sudoers_line, agent_path))]
-pub struct HostInstallError {
-    pub host: String,
-    pub sudoers_line: String,
-    pub agent_path: String,
-    #[source]
-    pub source: InstallError,
-}
-
-fn manual_hint(error: &InstallError, sudoers_line: &str, agent_path: &str) -> String {
-    match error {
-        InstallError::NeedsPassword | InstallError::SudoRefused { .. } => format!(
-            ". Run the install from a terminal (it asks for sudo's password once), or have an \
-             admin put the agent at {agent_path} and add this sudoers rule:\n  {sudoers_line}"
-        ),
-        InstallError::NoAnswer {
-            source: SessionError::Remote(failure),
-        } if matches!(
-            **failure,
-            RemoteFailure::SudoPassword { .. } | RemoteFailure::SudoNotPermitted { .. }
-        ) =>
-        {
-            format!(
-                ". The rule `{sudoers_line}` is in place, but a rule sudo reads after it wins \
-                 (sudoers applies the last match; /etc/sudoers.d is read in file name order): \
-                 move the user's other rule before {SUDOERS_FILE}, e.g. into /etc/sudoers above \
-                 its @includedir line"
-            )
-        }
-        _ => String::new(),
-    }
-}
-
-/// The agent to install, read once.
-#[derive(Debug)]
-pub struct LocalAgent {
-    pub path: PathBuf,
-    /// Lowercase hex.
-    pub sha256: String,
-}
-
-impl LocalAgent {
-    /// Hashes `path`; usage error (64) when it is not there.
-    async fn load(path: &Path) -> Result<LocalAgent, CtlError> {
-        let unreadable = |e: std::io::Error| CtlError::Usage {
-            message: format!(
-                "cannot read the agent binary {}: {e}. Build it with `cargo build --release -p \
-                 backup-orchestrator` (it lands in target/release/) or take it from a release, and \
-                 pass --agent-binary FILE",
-                path.display()
-            ),
-        };
-        let mut file = tokio::fs::File::open(path).await.map_err(unreadable)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buffer).await.map_err(unreadable)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-        }
-        Ok(LocalAgent {
-            path: path.to_owned(),
-            sha256: data_encoding::HEXLOWER.encode(&hasher.finalize()),
-        })
-    }
-}
 
 /// `--agent-binary`, else `backup-orchestrator` next to this executable.
 fn agent_binary(given: Option<&Path>) -> Result<PathBuf, CtlError> {
@@ -247,6 +124,7 @@ fn write(pipe: &mut PipeState, text: &str, stderr: bool) -> Result<(), CtlError>
 
 #[cfg(test)]
 mod tests {
+    use super::error::{HostInstallError, InstallError};
     use super::*;
 
     #[test]

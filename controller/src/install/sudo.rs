@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
-use super::InstallError;
+use super::error::InstallError;
 use crate::ssh::command::{self, CommandOutput};
 use crate::ssh::connect::Connection;
 use crate::ssh::exec::shell_quote;

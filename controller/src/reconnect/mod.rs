@@ -31,17 +31,10 @@ use crate::feed::HostFeed;
 use crate::hints::Hints;
 use crate::session::follow::{RunEnd, RunTracker};
 use crate::session::{Session, SessionError};
-use crate::ssh::SshConnector;
 
 /// Opens a new session with the agent (connect, exec, Hello).
 pub trait Connect {
     fn connect(&mut self) -> impl Future<Output = Result<Session, CtlError>>;
-}
-
-impl Connect for SshConnector {
-    async fn connect(&mut self) -> Result<Session, CtlError> {
-        Ok(self.open().await?)
-    }
 }
 
 /// Waits before each reconnect attempt; the number of attempts is its length.

@@ -73,7 +73,7 @@ impl Lists {
     /// The keywords whose list leaves no algorithm this build supports.
     pub fn empty(&self) -> Vec<&'static str> {
         let mut empty = Vec::new();
-        let names = super::connect::supported_names();
+        let names = super::supported::supported_names();
         for (keyword, spec, defaults, supported) in [
             (
                 "ciphers",
@@ -139,7 +139,7 @@ mod supported_tests {
 
     #[test]
     fn algorithms_this_build_supports_include_the_modern_defaults() {
-        let names = crate::ssh::connect::supported_names();
+        let names = crate::ssh::supported::supported_names();
         assert!(
             names
                 .ciphers

@@ -25,64 +25,12 @@ use russh::keys::agent::client::AgentClient;
 use russh::keys::{Algorithm, HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
 use super::algorithms::assemble;
-use super::config::{AgentSocket, Endpoint};
-use super::connect::{ConnectError, Deadline, Stage};
+use super::connect_error::{AuthError, ConnectError, Stage};
+use super::deadline::Deadline;
+use super::endpoint::{AgentSocket, Endpoint};
 
 /// Passphrase attempts per key, as ssh.
 const PASSPHRASE_ATTEMPTS: usize = 3;
-
-/// Authentication failed (exit 3).
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error(
-        "{address}: permission denied (publickey); tried {}. Pass -i KEY, load the key into \
-         ssh-agent, or check ~{user}/.ssh/authorized_keys on the host",
-        tried_text(tried)
-    )]
-    Denied {
-        address: String,
-        user: String,
-        tried: Vec<String>,
-    },
-    #[error(
-        "{address}: the server accepts none of the methods this tool uses (publickey); it offers: {offered}"
-    )]
-    NoPublicKey { address: String, offered: String },
-    #[error(
-        "{address}: permission denied; the identity file {} is encrypted and stdin is not a \
-         terminal to ask for its passphrase: add it to ssh-agent (`ssh-add {}`) or run on a terminal",
-        path.display(),
-        path.display()
-    )]
-    EncryptedNoTerminal { address: String, path: PathBuf },
-    #[error("failed to read the passphrase of {}", path.display())]
-    Prompt {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("authentication with {address} failed")]
-    Ssh {
-        address: String,
-        #[source]
-        source: Box<russh::Error>,
-    },
-}
-
-impl AuthError {
-    /// Only a broken connection during authentication is worth retrying.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, AuthError::Ssh { .. })
-    }
-}
-
-fn tried_text(tried: &[String]) -> String {
-    if tried.is_empty() {
-        "no keys (no ssh-agent, no identity file found)".to_owned()
-    } else {
-        tried.join(", ")
-    }
-}
 
 /// What happened to one key.
 enum Attempt {
@@ -257,7 +205,7 @@ fn accepted(endpoint: &Endpoint, algorithm: &Algorithm) -> bool {
         return true;
     };
     const RSA: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
-    let names = super::connect::supported_names();
+    let names = super::supported::supported_names();
     let mut supported = names.keys.clone();
     supported.extend(RSA.iter().map(|s| s.to_string()));
     let allowed = assemble(spec, &names.key_defaults, &supported);

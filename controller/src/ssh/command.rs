@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::connect::{ConnectError, Connection, Deadline};
+use super::connect::Connection;
+use super::connect_error::ConnectError;
+use super::deadline::Deadline;
 use super::exec;
 use crate::transport::RemoteExit;
 

@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::algorithms::Lists;
-use super::expand::{self, ExpandError, Tokens};
+use super::config_error::{ConfigError, MAX_JUMP_DEPTH};
+use super::endpoint::{AgentSocket, Endpoint, HostKeyPolicy, Target};
+use super::expand::{self, Tokens};
 use super::jump::parse_jump;
-use super::refuse::{self, Refusal, refusal_text};
-use super::sshconf::{self, Origin, ReadError, Settings, Sources};
+use super::refuse::{self, Refusal};
+use super::sshconf::{self, Settings, Sources};
 
 /// Used when neither `--connect-timeout` nor `ConnectTimeout` says otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,135 +42,6 @@ const DEFAULT_GLOBAL_KNOWN_HOSTS: &[&str] =
     &["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 /// Read after the user's file, unless `-F` names one.
 pub const SYSTEM_CONFIG: &str = "/etc/ssh/ssh_config";
-/// ProxyJump chains deeper than this are taken for a loop in the config.
-const MAX_JUMP_DEPTH: usize = 8;
-
-/// Why the HOST or the SSH config could not be turned into a [`Target`].
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    #[error("{origin}: bad {keyword} value {value:?}")]
-    BadValue {
-        origin: Origin,
-        keyword: String,
-        value: String,
-    },
-    #[error("{origin}: bad {keyword}")]
-    Expand {
-        origin: Origin,
-        keyword: String,
-        #[source]
-        source: ExpandError,
-    },
-    #[error("{}", refusal_text(host, refusals))]
-    Refused {
-        host: String,
-        refusals: Vec<Refusal>,
-    },
-    #[error("no user to log in as for {host}: pass -l USER or set User in the SSH config")]
-    NoUser { host: String },
-    #[error("the host name is empty")]
-    EmptyHost,
-    #[error("invalid port in {spec:?}")]
-    BadPort { spec: String },
-    #[error(
-        "ProxyJump for {host} goes more than {MAX_JUMP_DEPTH} hops deep (a loop in the config?)"
-    )]
-    JumpLoop { host: String },
-    #[error("no home directory to find ~/.ssh in; pass --ssh-config FILE")]
-    NoHome,
-}
-
-impl ConfigError {
-    /// A refusal is "could not run on the host" (exit 3); the rest are configuration errors (64).
-    pub fn is_refusal(&self) -> bool {
-        matches!(self, ConfigError::Refused { .. })
-    }
-}
-
-/// What `StrictHostKeyChecking` (or `--accept-new-host-key`) allows for a key not yet known.
-/// A changed key is refused under every policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostKeyPolicy {
-    /// Refuse unknown keys (`yes`, `ask`, and the default: no prompt here).
-    Strict,
-    /// Add the key of a host with no known key at all to the user's known_hosts file
-    /// (`accept-new`, `no`, `--accept-new-host-key`).
-    AcceptNew,
-}
-
-/// Which ssh-agent to ask (`IdentityAgent`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AgentSocket {
-    /// `$SSH_AUTH_SOCK` (the default, and `IdentityAgent SSH_AUTH_SOCK`).
-    FromEnvironment,
-    /// `IdentityAgent none`.
-    Disabled,
-    Path(PathBuf),
-}
-
-/// One SSH server to connect to: the target, or a ProxyJump hop in front of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    /// What the user (or the config's ProxyJump) called it, for messages.
-    pub alias: String,
-    /// The name or address actually connected to (HostName, lowercased), also the known_hosts key.
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    /// Private keys to try, in order (missing ones are skipped).
-    pub identity_files: Vec<PathBuf>,
-    /// Whether the identity files were named explicitly (`-i` or `IdentityFile`).
-    pub explicit_identities: bool,
-    /// `IdentitiesOnly yes`: with explicit identity files, the agent is not asked.
-    pub identities_only: bool,
-    pub agent: AgentSocket,
-    /// `UserKnownHostsFile`: checked, and the first one receives accepted new keys.
-    pub user_known_hosts: Vec<PathBuf>,
-    /// `GlobalKnownHostsFile`: checked only.
-    pub global_known_hosts: Vec<PathBuf>,
-    pub host_key_policy: HostKeyPolicy,
-    /// `HashKnownHosts yes`: a recorded key is listed under a hashed name.
-    pub hash_known_hosts: bool,
-    /// `BatchMode yes`: never ask for a passphrase.
-    pub batch_mode: bool,
-    /// Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms, PubkeyAcceptedAlgorithms.
-    pub algorithms: Lists,
-}
-
-impl Endpoint {
-    /// Whether the agent may offer its keys here.
-    pub fn use_agent(&self) -> bool {
-        !(self.identities_only && self.explicit_identities) && self.agent != AgentSocket::Disabled
-    }
-
-    /// `user@host:port` as connected to.
-    pub fn address(&self) -> String {
-        format!("{}@{}", self.user, host_port(&self.host, self.port))
-    }
-}
-
-/// `host:port`, bracketing IPv6 addresses.
-pub fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Everything needed to reach the agent on one host.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The HOST as typed (without `user@`), for messages and the `attach` hint.
-    pub label: String,
-    pub endpoint: Endpoint,
-    /// Hops to go through first, outermost first.
-    pub jumps: Vec<Endpoint>,
-    /// Bound on TCP connect + handshake + authentication, for the whole chain.
-    pub connect_timeout: Duration,
-}
 
 /// Command-line settings that win over the config.
 #[derive(Clone, Debug, Default)]

@@ -3,6 +3,7 @@
 use std::fs;
 
 use super::*;
+use crate::ssh::sshconf::ReadError;
 
 struct Fixture {
     dir: tempfile::TempDir,

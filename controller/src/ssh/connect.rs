@@ -17,144 +17,26 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
-use russh::{Preferred, cipher, kex, mac};
+use russh::{Preferred, kex};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Instant;
 
 use super::algorithms::{Lists, assemble};
-use super::auth::{AuthError, authenticate};
-use super::config::{Endpoint, Target, host_port};
+use super::auth::authenticate;
+use super::connect_error::{ConnectError, Stage};
+use super::deadline::Deadline;
+use super::endpoint::{Endpoint, Target, host_port};
 use super::known_hosts::{self, HostKeyCheck, HostKeyError};
+use super::supported::{is_rsa, supported_names};
 
 /// Send a keepalive after this long without hearing from the server.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Close the connection after this many unanswered keepalives.
 pub const KEEPALIVE_MAX: usize = 4;
-
-/// Which step of connecting ran out of time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    Tcp,
-    Handshake,
-    Auth,
-    Tunnel,
-    Exec,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stage::Tcp => "TCP connect",
-            Stage::Handshake => "SSH handshake",
-            Stage::Auth => "authentication",
-            Stage::Tunnel => "ProxyJump tunnel",
-            Stage::Exec => "starting the agent",
-        })
-    }
-}
-
-/// Could not get an authenticated session (exit 3).
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("failed to connect to {address}")]
-    Tcp {
-        address: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error(
-        "{address} did not answer within {secs} s ({stage}); is the host up and reachable? \
-         (--connect-timeout sets the limit)"
-    )]
-    Timeout {
-        address: String,
-        stage: Stage,
-        secs: u64,
-    },
-    #[error("the SSH handshake with {address} failed")]
-    Handshake {
-        address: String,
-        #[source]
-        source: Box<russh::Error>,
-    },
-    #[error(transparent)]
-    HostKey(Box<HostKeyError>),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("failed to open a ProxyJump tunnel through {via} to {address}")]
-    Tunnel {
-        via: String,
-        address: String,
-        #[source]
-        source: Box<russh::Error>,
-    },
-    #[error("failed to start `{command}` on {address}")]
-    Exec {
-        address: String,
-        command: String,
-        #[source]
-        source: Box<russh::Error>,
-    },
-}
-
-impl ConnectError {
-    /// Worth trying again later (the network, the host being down), as opposed to a refusal.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ConnectError::Tcp { .. }
-            | ConnectError::Timeout { .. }
-            | ConnectError::Handshake { .. }
-            | ConnectError::Tunnel { .. }
-            | ConnectError::Exec { .. } => true,
-            ConnectError::HostKey(_) => false,
-            ConnectError::Auth(e) => e.is_transient(),
-        }
-    }
-}
-
-/// One time limit shared by every step of connecting.
-#[derive(Debug)]
-pub struct Deadline {
-    at: Instant,
-    total: Duration,
-}
-
-impl Deadline {
-    pub fn after(total: Duration) -> Deadline {
-        Deadline {
-            at: Instant::now() + total,
-            total,
-        }
-    }
-
-    /// Runs `step`, or fails with a timeout naming `stage` and `address`.
-    pub async fn run<F: Future>(
-        &self,
-        stage: Stage,
-        address: &str,
-        step: F,
-    ) -> Result<F::Output, ConnectError> {
-        tokio::time::timeout_at(self.at, step)
-            .await
-            .map_err(|_| ConnectError::Timeout {
-                address: address.to_owned(),
-                stage,
-                secs: self.total.as_secs(),
-            })
-    }
-
-    /// Gives back time the user spent at a prompt.
-    pub fn extend(&mut self, by: Duration) {
-        self.at += by;
-    }
-}
 
 /// An authenticated connection to the target, keeping its jump hosts' connections open.
 pub struct Connection {
@@ -339,58 +221,6 @@ fn named<N: for<'a> TryFrom<&'a str>>(names: &[String]) -> Vec<N> {
         .iter()
         .filter_map(|name| N::try_from(name.as_str()).ok())
         .collect()
-}
-
-/// The algorithm names this build supports and uses by default, per kind.
-#[derive(Debug)]
-pub struct SupportedNames {
-    pub ciphers: Vec<String>,
-    pub cipher_defaults: Vec<String>,
-    pub macs: Vec<String>,
-    pub mac_defaults: Vec<String>,
-    pub kex: Vec<String>,
-    pub kex_defaults: Vec<String>,
-    /// Host and user key types (RSA is not built in).
-    pub keys: Vec<String>,
-    pub key_defaults: Vec<String>,
-}
-
-/// What russh offers, by name.
-pub fn supported_names() -> SupportedNames {
-    fn names<N: AsRef<str>>(names: impl IntoIterator<Item = N>) -> Vec<String> {
-        // "none"/"clear" and the kex extension markers are never choices.
-        names
-            .into_iter()
-            .map(|n| n.as_ref().to_owned())
-            .filter(|n| {
-                !n.starts_with("ext-info")
-                    && !n.starts_with("kex-strict")
-                    && n != "none"
-                    && n != "clear"
-            })
-            .collect()
-    }
-    let keys = names(
-        Preferred::DEFAULT
-            .key
-            .iter()
-            .filter(|a| !is_rsa(a))
-            .map(|a| a.as_str().to_owned()),
-    );
-    SupportedNames {
-        ciphers: names(cipher::ALL_CIPHERS.iter().map(|n| n.as_ref())),
-        cipher_defaults: names(Preferred::DEFAULT.cipher.iter()),
-        macs: names(mac::ALL_MAC_ALGORITHMS.iter().map(|n| n.as_ref())),
-        mac_defaults: names(Preferred::DEFAULT.mac.iter()),
-        kex: names(kex::ALL_KEX_ALGORITHMS.iter().map(|n| n.as_ref())),
-        kex_defaults: names(Preferred::DEFAULT.kex.iter()),
-        key_defaults: keys.clone(),
-        keys,
-    }
-}
-
-fn is_rsa(algorithm: &Algorithm) -> bool {
-    matches!(algorithm, Algorithm::Rsa { .. })
 }
 
 /// russh's callbacks: only the host key check matters here.

@@ -38,7 +38,7 @@ pub fn ssh_g(resolved: &Resolved) -> String {
     line("identitiesonly", yes_no(endpoint.identities_only));
     if let Some(agent) = settings.get("identityagent") {
         let shown = match &endpoint.agent {
-            super::config::AgentSocket::Path(path) => path.display().to_string(),
+            super::endpoint::AgentSocket::Path(path) => path.display().to_string(),
             _ => agent.value().to_owned(),
         };
         line("identityagent", &shown);
@@ -70,7 +70,7 @@ pub fn ssh_g(resolved: &Resolved) -> String {
         line("proxycommand", &command.args.join(" "));
     }
     // The algorithms this build would offer (ssh -G lists its own, larger sets: not compared).
-    let names = super::connect::supported_names();
+    let names = super::supported::supported_names();
     let lists = &endpoint.algorithms;
     for (key, spec, defaults, supported) in [
         (

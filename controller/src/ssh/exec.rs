@@ -23,7 +23,9 @@ use russh::{Channel, ChannelMsg, ChannelReadHalf};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
 
-use super::connect::{ConnectError, Connection, Deadline, Stage};
+use super::connect::Connection;
+use super::connect_error::{ConnectError, Stage};
+use super::deadline::Deadline;
 use crate::transport::{AgentChannel, RemoteExit};
 
 /// How much of the remote's stderr is kept for diagnostics.

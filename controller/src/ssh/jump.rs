@@ -1,6 +1,6 @@
 //! ProxyJump entries: [`parse_jump`].
 
-use super::config::ConfigError;
+use super::config_error::ConfigError;
 
 /// One ProxyJump entry: `[user@]host[:port]` or `ssh://[user@]host[:port]`.
 #[derive(Debug, PartialEq, Eq)]

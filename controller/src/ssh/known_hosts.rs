@@ -28,7 +28,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use russh::keys::{Algorithm, HashAlg, PublicKey};
 use sha1::Sha1;
 
-use super::config::HostKeyPolicy;
+use super::endpoint::HostKeyPolicy;
 
 /// Where and how to check one server's key.
 #[derive(Clone, Debug)]

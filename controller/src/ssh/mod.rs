@@ -11,13 +11,21 @@
 //! [`SshConnector::open`] runs them, and runs them again when `reconnect` asks (then strictly: a
 //! host key is learned on the first connection only); it fails with an [`OpenError`], which the
 //! application maps to an exit code. `dump` prints a resolution as `ssh -G` does.
+//!
+//! The types the steps share sit below them, in files of their own, so no step reaches up into
+//! another: `endpoint` (what to connect to), `config_error`, `connect_error` (with `deadline`),
+//! `supported` (russh's algorithm names); `sshconf::model` likewise for the config reader.
 
 pub mod algorithms;
 pub mod auth;
 pub mod command;
 pub mod config;
+pub mod config_error;
 pub mod connect;
+pub mod connect_error;
+pub mod deadline;
 pub mod dump;
+pub mod endpoint;
 pub mod exec;
 pub mod expand;
 mod jump;
@@ -25,13 +33,14 @@ pub mod known_hosts;
 pub mod pattern;
 mod refuse;
 pub mod sshconf;
+pub mod supported;
 
 use std::time::Duration;
 
 use crate::remote::RemoteContext;
 use crate::session::{self, Session, SessionError};
-use config::Target;
-use connect::ConnectError;
+use connect_error::ConnectError;
+use endpoint::Target;
 
 /// The agent gets at least this long to say Hello (sudo can be slow to start on a loaded host).
 const MIN_HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -85,10 +94,10 @@ impl SshConnector {
             .iter_mut()
             .chain([&mut self.target.endpoint])
         {
-            endpoint.host_key_policy = config::HostKeyPolicy::Strict;
+            endpoint.host_key_policy = endpoint::HostKeyPolicy::Strict;
         }
         // Opening the channel gets a fresh allowance: the connect deadline was for connecting.
-        let deadline = connect::Deadline::after(self.target.connect_timeout);
+        let deadline = deadline::Deadline::after(self.target.connect_timeout);
         tracing::debug!(command = %self.command, "starting the agent");
         let channel = exec::spawn_agent(connection, &self.command, &deadline).await?;
         let hello_timeout = self.target.connect_timeout.max(MIN_HELLO_TIMEOUT);

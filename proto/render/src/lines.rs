@@ -322,7 +322,11 @@ fn unit_finished(view: &RunView, u: &UnitFinished) -> Vec<Line> {
         .exit_status
         .map_or_else(|| "none".to_owned(), |s| s.to_string());
     let mut lines = vec![line];
-    lines.extend(crate::unit_journal::journal_lines(u));
+    lines.extend(
+        crate::unit_journal::journal_texts(u)
+            .into_iter()
+            .map(Line::warn),
+    );
     lines.push(Line::debug(format!(
         "{} Result={} ActiveState={} ExecMainStatus={status}",
         u.unit, u.result, u.active_state

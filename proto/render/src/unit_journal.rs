@@ -1,28 +1,27 @@
-//! [`journal_lines`]: a failed unit's own last journal lines (`UnitFinished.journal`), shown
+//! [`journal_texts`]: a failed unit's own last journal lines (`UnitFinished.journal`), shown
 //! indented under its failure line in plain output and above the bars, so the reason is on screen
 //! without logging in to the host.
 
 use backup_orchestrator_proto::event::UnitFinished;
 
-use crate::lines::Line;
 use crate::printable::printable;
 
 /// How far the journal lines are indented under the unit's line.
 const INDENT: &str = "    │ ";
 
-/// The lines under `u`'s failure line: one per journal line, at the failure line's level (warn),
-/// indented, control characters (a unit's colour codes, a stray carriage return) shown escaped so
-/// a unit's output cannot rewrite the terminal.
-pub(crate) fn journal_lines(u: &UnitFinished) -> Vec<Line> {
+/// The texts of the lines under `u`'s failure line (`lines.rs` prints them at the failure line's
+/// level, warn): one per journal line, indented, control characters (a unit's colour codes, a stray
+/// carriage return) shown escaped so a unit's output cannot rewrite the terminal.
+pub(crate) fn journal_texts(u: &UnitFinished) -> Vec<String> {
     u.journal
         .iter()
-        .map(|line| Line::warn(format!("{INDENT}{}", printable(line))))
+        .map(|line| format!("{INDENT}{}", printable(line)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use backup_orchestrator_proto::{LogLevel, Outcome};
+    use backup_orchestrator_proto::Outcome;
 
     use super::*;
 
@@ -40,12 +39,11 @@ mod tests {
     }
 
     #[test]
-    fn journal_lines_are_indented_warnings_with_control_characters_escaped() {
-        let lines = journal_lines(&failed(&[
+    fn journal_texts_are_indented_with_control_characters_escaped() {
+        let texts = journal_texts(&failed(&[
             "CRITICAL ERROR: ssh: connect to host nas port 22: No route to host",
             "\u{1b}[31mred\u{1b}[0m\r",
         ]));
-        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(
             texts,
             [
@@ -53,11 +51,6 @@ mod tests {
                 "    │ \\u{1b}[31mred\\u{1b}[0m\\r",
             ]
         );
-        assert!(
-            lines
-                .iter()
-                .all(|l| l.level == LogLevel::Warn && l.mark.is_none())
-        );
-        assert!(journal_lines(&failed(&[])).is_empty());
+        assert!(journal_texts(&failed(&[])).is_empty());
     }
 }

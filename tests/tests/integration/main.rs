@@ -16,3 +16,4 @@ mod smoke;
 mod ssh_rules;
 mod support;
 mod terminal;
+mod transport;

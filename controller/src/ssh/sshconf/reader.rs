@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use super::lexer::{self, LexError};
-use super::{Directive, Origin, PendingMatch, ReadError, Settings};
+use super::model::{Directive, Origin, PendingMatch, ReadError, Settings};
 use crate::ssh::pattern::{self, ListMatch};
 
 /// Include depth at which OpenSSH gives up (`READCONF_MAX_DEPTH`).
@@ -277,39 +277,5 @@ impl Reader<'_> {
             State::Active => self.settings.apply(directive),
         }
         Ok(())
-    }
-}
-
-impl Settings {
-    pub(super) fn apply(&mut self, directive: Directive) {
-        match directive.keyword.as_str() {
-            "identityfile" => {
-                if !self.identity_files.iter().any(|d| d.args == directive.args) {
-                    self.identity_files.push(directive);
-                }
-            }
-            // ssh keeps one slot for the two: whichever comes first wins (`none` included).
-            "proxycommand" | "proxyjump" => {
-                if !self.first.contains_key("proxycommand") && !self.first.contains_key("proxyjump")
-                {
-                    self.first.insert(directive.keyword.clone(), directive);
-                }
-            }
-            _ => {
-                if let std::collections::btree_map::Entry::Vacant(slot) =
-                    self.first.entry(directive.keyword.clone())
-                {
-                    slot.insert(directive);
-                }
-            }
-        }
-    }
-
-    fn ignores(&self, keyword: &str) -> bool {
-        self.first.get("ignoreunknown").is_some_and(|d| {
-            d.args
-                .iter()
-                .any(|list| pattern::list(keyword, list.split(','), true) == ListMatch::Matched)
-        })
     }
 }
