@@ -5,6 +5,7 @@
 //!  attach TARGET…: inventory + resolve ─▶ fleet: check each (connect+Hello) ───────────────▶ Attach ─▶ follow ─▶ exit = worst verdict
 //!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
 //!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
+//!  logs HOST UNIT: inventory + resolve ─▶ connect+Hello ─▶ Logs ─▶ print the lines
 //!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
 //!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
 //!                  Ctrl-C anywhere: drop the sessions (the runs go on), exit 130
@@ -45,6 +46,11 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         Action::Man => {
             write_stdout(&man_page().map_err(CtlError::Output)?)?;
             Ok(exit_codes::SUCCESS)
+        }
+        Action::Logs { host, unit, lines } => {
+            check_options(&options)?;
+            let targets = Targets::resolve(std::slice::from_ref(&host), &options)?;
+            block_on(logs(targets, &unit, lines, &options))
         }
         Action::SshConfig { host } => ssh_config(&host, &options),
         Action::DebugRender { delay_ms } => debug_render(&options, delay_ms),
@@ -254,6 +260,30 @@ async fn one_reply_each(
         }
     }
     Ok(worst)
+}
+
+/// `logs HOST UNIT`: one host (a `@GROUP` naming several is a usage error: whose unit?).
+async fn logs(
+    targets: Targets,
+    unit: &str,
+    lines: u32,
+    options: &GlobalOptions,
+) -> Result<i32, CtlError> {
+    let mut hosts = targets.hosts;
+    let (Some(mut target), true) = (hosts.pop(), hosts.is_empty()) else {
+        return Err(CtlError::Usage {
+            message: "logs takes one HOST, not a group of several".to_owned(),
+        });
+    };
+    let mut printer = AnswerPrinter::new(output_mode(options));
+    let work = one_reply::logs(
+        &mut target.connector,
+        &target.hints,
+        unit,
+        lines,
+        &mut printer,
+    );
+    interruptible(work).await
 }
 
 /// Runs `work` until it ends or Ctrl-C. On Ctrl-C the work (and with it the SSH session) is

@@ -175,6 +175,17 @@ pub enum Command {
         #[arg(long)]
         stop_units: bool,
     },
+    /// Print the journal of a unit's last invocation on HOST (only a unit the host's plan names).
+    Logs {
+        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+        host: String,
+        /// A unit of the host's plan, e.g. syncoid-tank-services.service.
+        #[arg(value_name = "UNIT")]
+        unit: String,
+        /// How many of its last lines (at most 1000).
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+        lines: u32,
+    },
     /// Print the SSH settings resolved for HOST, in `ssh -G` format, and exit 3 naming what the
     /// native SSH transport would refuse.
     SshConfig {
@@ -227,6 +238,11 @@ pub enum Action {
     Cancel {
         targets: Vec<String>,
         stop_units: bool,
+    },
+    Logs {
+        host: String,
+        unit: String,
+        lines: u32,
     },
     SshConfig {
         host: String,
@@ -299,6 +315,11 @@ impl Cli {
             ) => Action::Cancel {
                 targets: targets.clone(),
                 stop_units: *stop_units,
+            },
+            (Some(Command::Logs { host, unit, lines }), _) => Action::Logs {
+                host: host.clone(),
+                unit: unit.clone(),
+                lines: *lines,
             },
             (Some(Command::SshConfig { host }), _) => Action::SshConfig { host: host.clone() },
             (
@@ -388,6 +409,20 @@ mod tests {
         );
         assert_eq!(cli.options.agent_path, "backup-orchestrator");
         assert_eq!(cli.options.connect_timeout, None);
+    }
+
+    #[test]
+    fn cli_logs_takes_a_host_a_unit_and_twenty_lines_by_default() {
+        let cli = parse(&["logs", "forge", "loud.service"]).unwrap();
+        let expected = |lines| Action::Logs {
+            host: "forge".into(),
+            unit: "loud.service".into(),
+            lines,
+        };
+        assert_eq!(cli.action(), expected(20));
+        let cli = parse(&["logs", "forge", "loud.service", "-n", "5"]).unwrap();
+        assert_eq!(cli.action(), expected(5));
+        assert!(parse(&["logs", "forge"]).is_err());
     }
 
     #[test]

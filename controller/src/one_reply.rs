@@ -1,4 +1,4 @@
-//! `status` and `cancel`: one request, one reply, printed by [`AnswerPrinter`].
+//! `status`, `cancel` and `logs`: one request, one reply, printed by [`AnswerPrinter`].
 //!
 //! The words come from the render crate ([`status_text`], [`cancelled_text`] and their JSON forms);
 //! this file only connects, asks, and writes the answer on stdout in the chosen mode, under the
@@ -6,9 +6,10 @@
 
 use std::io::{self, Write};
 
-use backup_orchestrator_proto::{Refusal, Reply, Request, StatusReport, exit_codes};
+use backup_orchestrator_proto::{Refusal, Reply, Request, StatusReport, UnitLogs, exit_codes};
 use backup_orchestrator_render::{
-    OutputMode, PipeState, cancelled_json, cancelled_text, status_json, status_text,
+    OutputMode, PipeState, cancelled_json, cancelled_text, logs_json, logs_text, status_json,
+    status_text,
 };
 
 use crate::error::CtlError;
@@ -62,6 +63,16 @@ impl AnswerPrinter {
         self.print(&text)
     }
 
+    /// `logs`: the unit's lines, or the answer as JSON.
+    pub fn logs(&mut self, logs: &UnitLogs) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => logs_json(logs),
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => logs_text(logs),
+        };
+        self.print(&text)
+    }
+
     fn print(&mut self, text: &str) -> Result<(), CtlError> {
         self.pipe
             .write(|| {
@@ -108,6 +119,29 @@ pub async fn cancel(
     match reply {
         Reply::Cancelled { run_id, stop_units } => {
             printer.cancelled(&hints.host, &run_id, stop_units)?;
+            Ok(exit_codes::SUCCESS)
+        }
+        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+        other => Err(session.unexpected(&other).into()),
+    }
+}
+
+/// `logs HOST UNIT [-n N]`. The agent refuses a unit its plan does not name (`not_in_plan`, 64).
+pub async fn logs(
+    connector: &mut impl Connect,
+    hints: &Hints,
+    unit: &str,
+    lines: u32,
+    printer: &mut AnswerPrinter,
+) -> Result<i32, CtlError> {
+    let request = Request::Logs {
+        unit: unit.to_owned(),
+        lines,
+    };
+    let (reply, session) = one_reply(connector, &request, &["logs"]).await?;
+    match reply {
+        Reply::Logs(logs) => {
+            printer.logs(&logs)?;
             Ok(exit_codes::SUCCESS)
         }
         Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
