@@ -5,6 +5,7 @@
 //!  attach TARGET…: inventory + resolve ─▶ fleet: check each (connect+Hello) ───────────────▶ Attach ─▶ follow ─▶ exit = worst verdict
 //!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
 //!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
+//!  history TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ print
 //!  logs HOST UNIT: inventory + resolve ─▶ connect+Hello ─▶ Logs ─▶ print the lines
 //!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
 //!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
@@ -80,11 +81,18 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
             });
             block_on(follow_hosts(targets, request, &options))
         }
-        Action::Attach { targets } => {
+        Action::Attach { targets, run_id } => {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
+            if run_id.is_some() && targets.fleet {
+                // A run id belongs to one host: on any other it names nothing.
+                return Err(CtlError::Usage {
+                    message: "attach --run RUN_ID takes one HOST, not several or a @GROUP"
+                        .to_owned(),
+                });
+            }
             let request = Request::Attach {
-                run_id: None,
+                run_id,
                 after_seq: None,
             };
             block_on(follow_hosts(targets, request, &options))
@@ -92,7 +100,12 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         Action::Status { targets } => {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
-            block_on(one_reply_each(targets, None, &options))
+            block_on(one_reply_each(targets, Question::Status, &options))
+        }
+        Action::History { targets } => {
+            check_options(&options)?;
+            let targets = Targets::resolve(&targets, &options)?;
+            block_on(one_reply_each(targets, Question::History, &options))
         }
         Action::Cancel {
             targets,
@@ -100,7 +113,11 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         } => {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
-            block_on(one_reply_each(targets, Some(stop_units), &options))
+            block_on(one_reply_each(
+                targets,
+                Question::Cancel { stop_units },
+                &options,
+            ))
         }
     }
 }
@@ -227,11 +244,19 @@ async fn follow_hosts(
     Ok(codes.into_iter().max().unwrap_or(exit_codes::SUCCESS))
 }
 
-/// `status` or (with `Some(stop_units)`) `cancel` on each host in turn. One host's error is the
-/// command's; with several, each error is said and the exit code is the worst.
+/// What [`one_reply_each`] asks each host.
+#[derive(Clone, Copy, Debug)]
+enum Question {
+    Status,
+    Cancel { stop_units: bool },
+    History,
+}
+
+/// `status`, `cancel` or `history` on each host in turn. One host's error is the command's; with
+/// several, each error is said and the exit code is the worst.
 async fn one_reply_each(
     targets: Targets,
-    cancel: Option<bool>,
+    question: Question,
     options: &GlobalOptions,
 ) -> Result<i32, CtlError> {
     let mut printer = AnswerPrinter::new(output_mode(options));
@@ -239,13 +264,17 @@ async fn one_reply_each(
     let mut worst = exit_codes::SUCCESS;
     for mut target in targets.hosts {
         let (connector, hints) = (&mut target.connector, &target.hints);
-        let result = match cancel {
-            None => {
+        let result = match question {
+            Question::Status => {
                 let work = one_reply::status(connector, hints, &mut printer);
                 interruptible(work).await
             }
-            Some(stop_units) => {
+            Question::Cancel { stop_units } => {
                 let work = one_reply::cancel(connector, hints, stop_units, &mut printer);
+                interruptible(work).await
+            }
+            Question::History => {
+                let work = one_reply::history(connector, hints, &mut printer);
                 interruptible(work).await
             }
         };

@@ -157,8 +157,17 @@ pub struct GlobalOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow the host's current run (or show its last one) from its start until its summary.
+    /// Follow the host's current run (or show its last one) from its start until its summary;
+    /// with --run RUN_ID, replay that older run of one HOST (see `history HOST` for the ids).
     Attach {
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
+        /// Replay this kept run (an id from `history HOST`) instead of the current or last one.
+        #[arg(long = "run", value_name = "RUN_ID")]
+        run_id: Option<String>,
+    },
+    /// List the runs kept on the hosts: id, start, duration, verdict and unit counts.
+    History {
         #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
         targets: Vec<String>,
     },
@@ -231,8 +240,12 @@ pub enum Action {
     },
     Attach {
         targets: Vec<String>,
+        run_id: Option<String>,
     },
     Status {
+        targets: Vec<String>,
+    },
+    History {
         targets: Vec<String>,
     },
     Cancel {
@@ -300,7 +313,11 @@ impl Cli {
     /// The action the command line asks for.
     pub fn action(&self) -> Action {
         match (&self.command, &self.targets) {
-            (Some(Command::Attach { targets }), _) => Action::Attach {
+            (Some(Command::Attach { targets, run_id }), _) => Action::Attach {
+                targets: targets.clone(),
+                run_id: run_id.clone(),
+            },
+            (Some(Command::History { targets }), _) => Action::History {
                 targets: targets.clone(),
             },
             (Some(Command::Status { targets }), _) => Action::Status {
@@ -426,6 +443,25 @@ mod tests {
     }
 
     #[test]
+    fn cli_attach_replays_a_run_given_by_run_and_history_takes_targets() {
+        let cli = parse(&["attach", "forge", "--run", "20261129T100000Z-a"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::Attach {
+                targets: vec!["forge".into()],
+                run_id: Some("20261129T100000Z-a".into()),
+            }
+        );
+        let cli = parse(&["history", "forge", "@nas"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::History {
+                targets: vec!["forge".into(), "@nas".into()],
+            }
+        );
+    }
+
+    #[test]
     fn cli_accepts_global_options_before_and_after_a_subcommand() {
         let before = parse(&["--json", "-l", "deploy", "attach", "forge"]).unwrap();
         let after = parse(&["attach", "forge", "--json", "-l", "deploy"]).unwrap();
@@ -435,6 +471,7 @@ mod tests {
             assert_eq!(
                 cli.action(),
                 Action::Attach {
+                    run_id: None,
                     targets: vec!["forge".into()]
                 }
             );
@@ -459,6 +496,7 @@ mod tests {
         assert_eq!(
             attach.action(),
             Action::Attach {
+                run_id: None,
                 targets: vec!["@homelab".into(), "vault".into()]
             }
         );

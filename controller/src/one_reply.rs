@@ -1,4 +1,4 @@
-//! `status`, `cancel` and `logs`: one request, one reply, printed by [`AnswerPrinter`].
+//! `status`, `cancel`, `logs` and `history`: one request, one reply, printed by [`AnswerPrinter`].
 //!
 //! The words come from the render crate ([`status_text`], [`cancelled_text`] and their JSON forms);
 //! this file only connects, asks, and writes the answer on stdout in the chosen mode, under the
@@ -6,10 +6,12 @@
 
 use std::io::{self, Write};
 
-use backup_orchestrator_proto::{Refusal, Reply, Request, StatusReport, UnitLogs, exit_codes};
+use backup_orchestrator_proto::{
+    Refusal, Reply, Request, RunHistory, StatusReport, UnitLogs, exit_codes,
+};
 use backup_orchestrator_render::{
-    OutputMode, PipeState, cancelled_json, cancelled_text, logs_json, logs_text, status_json,
-    status_text,
+    OutputMode, PipeState, cancelled_json, cancelled_text, history_json, history_text, logs_json,
+    logs_text, status_json, status_text,
 };
 
 use crate::error::CtlError;
@@ -69,6 +71,16 @@ impl AnswerPrinter {
             OutputMode::Json => logs_json(logs),
             OutputMode::Quiet => return Ok(()),
             OutputMode::Bars | OutputMode::Plain => logs_text(logs),
+        };
+        self.print(&text)
+    }
+
+    /// `history`: the kept runs as a table, or as JSON naming the host.
+    pub fn history(&mut self, host: &str, history: &RunHistory) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => history_json(host, history),
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => history_text(host, history),
         };
         self.print(&text)
     }
@@ -142,6 +154,23 @@ pub async fn logs(
     match reply {
         Reply::Logs(logs) => {
             printer.logs(&logs)?;
+            Ok(exit_codes::SUCCESS)
+        }
+        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+        other => Err(session.unexpected(&other).into()),
+    }
+}
+
+/// `history TARGET…`, for one host.
+pub async fn history(
+    connector: &mut impl Connect,
+    hints: &Hints,
+    printer: &mut AnswerPrinter,
+) -> Result<i32, CtlError> {
+    let (reply, session) = one_reply(connector, &Request::History, &["history"]).await?;
+    match reply {
+        Reply::History(history) => {
+            printer.history(&hints.host, &history)?;
             Ok(exit_codes::SUCCESS)
         }
         Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
