@@ -53,6 +53,7 @@
 
 mod answers;
 mod bars;
+mod check;
 mod confirm;
 mod demo;
 mod doctor;
@@ -80,6 +81,10 @@ mod view;
 
 pub use answers::{NOTHING_TO_CANCEL, cancelled_json, cancelled_text, status_json, status_text};
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
+pub use check::{
+    CHECK_CRITICAL, CHECK_OK, CHECK_UNKNOWN, CHECK_WARNING, CheckLine, check_host, check_unknown,
+    worst_check_code,
+};
 pub use confirm::{confirm_prompt, fleet_confirm_prompt};
 pub use demo::demo_events;
 pub use doctor::{Check, CheckStatus, HostChecklist, doctor_json, doctor_text};
