@@ -6,6 +6,7 @@
 //!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
 //!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
 //!  history TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ print
+//!  check TARGET…:   inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ one plugin line (UNKNOWN if not asked)
 //!  logs HOST UNIT: inventory + resolve ─▶ connect+Hello ─▶ Logs ─▶ print the lines
 //!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
 //!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
@@ -34,7 +35,7 @@ use crate::one_reply::{self, AnswerPrinter};
 use crate::ssh::SshConnector;
 use crate::ssh::config::{self, Environment, Target};
 use crate::targets::{Targets, check_agent_path, overrides, resolve};
-use crate::{doctor, install};
+use crate::{check, doctor, install};
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
 pub fn run(cli: Cli) -> Result<i32, CtlError> {
@@ -101,6 +102,12 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
             block_on(one_reply_each(targets, Question::Status, &options))
+        }
+        Action::Check { targets, max_age } => {
+            check_options(&options)?;
+            let targets = Targets::resolve(&targets, &options)?;
+            let mut printer = AnswerPrinter::new(output_mode(&options));
+            block_on(check::run(targets, max_age, &mut printer))
         }
         Action::History { targets } => {
             check_options(&options)?;
@@ -317,7 +324,7 @@ async fn logs(
 
 /// Runs `work` until it ends or Ctrl-C. On Ctrl-C the work (and with it the SSH session) is
 /// dropped; nothing is left running by a one-reply command.
-async fn interruptible<T>(
+pub(crate) async fn interruptible<T>(
     work: impl std::future::Future<Output = Result<T, CtlError>>,
 ) -> Result<T, CtlError> {
     tokio::select! {

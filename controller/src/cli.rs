@@ -9,6 +9,7 @@
 //! generated from this one definition.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use backup_orchestrator_proto::exit_codes;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
@@ -166,6 +167,17 @@ pub enum Command {
         #[arg(long = "run", value_name = "RUN_ID")]
         run_id: Option<String>,
     },
+    /// A Nagios/Icinga plugin: judge each host's last finished run (starts nothing). One line per
+    /// host with perfdata; exit 0 OK, 1 WARNING (partial), 2 CRITICAL (critical, older than
+    /// --max-age, or none), 3 UNKNOWN (could not ask); over several hosts the worst, ranked
+    /// CRITICAL > WARNING > UNKNOWN > OK.
+    Check {
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
+        /// How old the last finished run may be, e.g. 26h or 1d 2h.
+        #[arg(long, value_name = "DURATION", required = true, value_parser = humantime::parse_duration)]
+        max_age: Duration,
+    },
     /// List the runs kept on the hosts: id, start, duration, verdict and unit counts.
     History {
         #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
@@ -248,6 +260,10 @@ pub enum Action {
     History {
         targets: Vec<String>,
     },
+    Check {
+        targets: Vec<String>,
+        max_age: Duration,
+    },
     Cancel {
         targets: Vec<String>,
         stop_units: bool,
@@ -319,6 +335,10 @@ impl Cli {
             },
             (Some(Command::History { targets }), _) => Action::History {
                 targets: targets.clone(),
+            },
+            (Some(Command::Check { targets, max_age }), _) => Action::Check {
+                targets: targets.clone(),
+                max_age: *max_age,
             },
             (Some(Command::Status { targets }), _) => Action::Status {
                 targets: targets.clone(),
@@ -452,6 +472,15 @@ mod tests {
                 run_id: Some("20261129T100000Z-a".into()),
             }
         );
+        let cli = parse(&["check", "forge", "--max-age", "26h"]).unwrap();
+        assert_eq!(
+            cli.action(),
+            Action::Check {
+                targets: vec!["forge".into()],
+                max_age: Duration::from_secs(26 * 3600),
+            }
+        );
+        assert!(parse(&["check", "forge"]).is_err(), "--max-age is required");
         let cli = parse(&["history", "forge", "@nas"]).unwrap();
         assert_eq!(
             cli.action(),

@@ -19,6 +19,7 @@
 //! The session design is in `session/mod.rs`, `reconnect.rs`, `fleet/mod.rs` and `ssh/mod.rs`.
 
 mod app;
+mod check;
 mod cli;
 mod confirm;
 mod doctor;

@@ -10,8 +10,8 @@ use backup_orchestrator_proto::{
     Refusal, Reply, Request, RunHistory, StatusReport, UnitLogs, exit_codes,
 };
 use backup_orchestrator_render::{
-    OutputMode, PipeState, cancelled_json, cancelled_text, history_json, history_text, logs_json,
-    logs_text, status_json, status_text,
+    CheckLine, OutputMode, PipeState, cancelled_json, cancelled_text, history_json, history_text,
+    logs_json, logs_text, status_json, status_text,
 };
 
 use crate::error::CtlError;
@@ -81,6 +81,21 @@ impl AnswerPrinter {
             OutputMode::Json => history_json(host, history),
             OutputMode::Quiet => return Ok(()),
             OutputMode::Bars | OutputMode::Plain => history_text(host, history),
+        };
+        self.print(&text)
+    }
+
+    /// `check`: the plugin line, or its JSON object.
+    pub fn check(&mut self, line: &CheckLine) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => {
+                let mut text =
+                    serde_json::to_string_pretty(&line.json).expect("a JSON value serializes");
+                text.push('\n');
+                text
+            }
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => line.line.clone(),
         };
         self.print(&text)
     }
@@ -167,12 +182,19 @@ pub async fn history(
     hints: &Hints,
     printer: &mut AnswerPrinter,
 ) -> Result<i32, CtlError> {
+    let history = fetch_history(connector, hints).await?;
+    printer.history(&hints.host, &history)?;
+    Ok(exit_codes::SUCCESS)
+}
+
+/// Asks the host for its kept runs (`history`, `check`).
+pub async fn fetch_history(
+    connector: &mut impl Connect,
+    hints: &Hints,
+) -> Result<RunHistory, CtlError> {
     let (reply, session) = one_reply(connector, &Request::History, &["history"]).await?;
     match reply {
-        Reply::History(history) => {
-            printer.history(&hints.host, &history)?;
-            Ok(exit_codes::SUCCESS)
-        }
+        Reply::History(history) => Ok(history),
         Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
         other => Err(session.unexpected(&other).into()),
     }
