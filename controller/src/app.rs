@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use backup_orchestrator_proto::{Event, Request, RunOptions, exit_codes};
 use backup_orchestrator_render::{
-    FleetJson, FleetTable, OutputMode, PipeState, Reporter, RunReporter, demo_events, error_chain,
+    FleetJson, FleetTable, OutputMode, PipeState, Reporter, RunReporter, SingleJson, demo_events,
+    error_chain,
 };
 
 use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
@@ -219,6 +220,7 @@ async fn follow_hosts(
     let reporter: Box<dyn Reporter> = match (mode, targets.fleet) {
         (OutputMode::Json, true) => Box::new(FleetJson::new(&hosts, options.verbose)),
         (OutputMode::Bars, true) => Box::new(FleetTable::new(&hosts)),
+        (OutputMode::Json, false) => Box::new(SingleJson::new(options.verbose)),
         (mode, _) => Box::new(RunReporter::new(mode, options.verbose)),
     };
     let single = !targets.fleet;
@@ -288,8 +290,12 @@ async fn one_reply_each(
         match result {
             Ok(code) => worst = worst.max(code),
             Err(error @ (CtlError::Interrupted { .. } | CtlError::Output(_))) => return Err(error),
-            Err(error) if single => return Err(error),
+            Err(error) if single => {
+                printer.failed(&hints.host, &error)?;
+                return Err(error);
+            }
             Err(error) => {
+                printer.failed(&hints.host, &error)?;
                 eprintln!("error: {}", error_chain(&error));
                 worst = worst.max(error.exit_code());
             }
@@ -319,7 +325,13 @@ async fn logs(
         lines,
         &mut printer,
     );
-    interruptible(work).await
+    let result = interruptible(work).await;
+    if let Err(error) = &result
+        && !matches!(error, CtlError::Interrupted { .. } | CtlError::Output(_))
+    {
+        printer.failed(&target.hints.host, error)?;
+    }
+    result
 }
 
 /// Runs `work` until it ends or Ctrl-C. On Ctrl-C the work (and with it the SSH session) is

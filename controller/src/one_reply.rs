@@ -10,8 +10,8 @@ use backup_orchestrator_proto::{
     Refusal, Reply, Request, RunHistory, StatusReport, UnitLogs, exit_codes,
 };
 use backup_orchestrator_render::{
-    CheckLine, OutputMode, PipeState, cancelled_json, cancelled_text, history_json, history_text,
-    logs_json, logs_text, status_json, status_text,
+    CheckLine, OutputMode, PipeState, cancelled_json, cancelled_text, error_chain, history_json,
+    history_text, host_error_json, logs_json, logs_text, status_json, status_text,
 };
 
 use crate::error::CtlError;
@@ -98,6 +98,19 @@ impl AnswerPrinter {
             OutputMode::Bars | OutputMode::Plain => line.line.clone(),
         };
         self.print(&text)
+    }
+
+    /// A host that could not answer: with `--json`, its `{"host", "exit_code", "error"}` object
+    /// on stdout (the `error: …` line on stderr is the caller's), so `--json` always prints one.
+    pub fn failed(&mut self, host: &str, error: &CtlError) -> Result<(), CtlError> {
+        match self.mode {
+            OutputMode::Json => self.print(&host_error_json(
+                host,
+                error.exit_code(),
+                &error_chain(error),
+            )),
+            OutputMode::Quiet | OutputMode::Bars | OutputMode::Plain => Ok(()),
+        }
     }
 
     fn print(&mut self, text: &str) -> Result<(), CtlError> {
