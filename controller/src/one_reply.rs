@@ -236,3 +236,94 @@ fn refused(host: &str, refusal: Refusal) -> CtlError {
         attach_hint: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use backup_orchestrator_proto::RefusalKind;
+
+    use super::*;
+    use crate::remote::RemoteContext;
+    use crate::session::fake::{agent_hello, pair};
+    use crate::session::start;
+
+    /// One session with an agent that says `hello`, then answers the request with `reply`.
+    struct OneAgent {
+        hello: backup_orchestrator_proto::Hello,
+        reply: Option<Reply>,
+    }
+
+    impl Connect for OneAgent {
+        async fn connect(&mut self) -> Result<Session, CtlError> {
+            let (channel, mut agent) = pair();
+            let (hello, reply) = (self.hello.clone(), self.reply.take());
+            tokio::spawn(async move {
+                let ours = agent.read_frame().await;
+                assert_eq!(ours["role"], "controller");
+                agent.write(&hello).await;
+                if let Some(reply) = reply {
+                    let _request = agent.read_frame().await;
+                    agent.write(&reply).await;
+                }
+                agent.exit(Some(0), "");
+            });
+            let context = RemoteContext {
+                host: "forge".into(),
+                user: "deploy".into(),
+                agent_path: "backup-orchestrator".into(),
+            };
+            Ok(start(channel, &context, Duration::from_secs(5)).await?)
+        }
+    }
+
+    fn hints() -> Hints {
+        Hints {
+            host: "forge".into(),
+            attach: "backup-orchestrator-ctl attach forge".into(),
+            status: "backup-orchestrator-ctl status forge".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn logs_from_an_agent_without_the_capability_names_the_install_command() {
+        let mut hello = agent_hello();
+        hello.capabilities.retain(|c| c != "logs");
+        let mut agent = OneAgent { hello, reply: None };
+        let mut printer = AnswerPrinter::new(OutputMode::Quiet);
+        let error = logs(&mut agent, &hints(), "loud.service", 20, &mut printer)
+            .await
+            .unwrap_err();
+        assert_eq!(error.exit_code(), exit_codes::COULD_NOT_RUN);
+        let message = error.to_string();
+        assert!(message.contains("`logs`"), "{message}");
+        assert!(
+            message.contains("backup-orchestrator-ctl install forge"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_of_a_unit_not_in_the_plan_exits_with_the_refusals_code() {
+        let refusal = Refusal {
+            kind: RefusalKind::NotInPlan,
+            message: "ssh.service is not a unit of this host's plan".into(),
+            run_id: None,
+            started_at: None,
+            exit_code: 64,
+        };
+        let mut agent = OneAgent {
+            hello: agent_hello(),
+            reply: Some(Reply::Refused(refusal)),
+        };
+        let mut printer = AnswerPrinter::new(OutputMode::Quiet);
+        let error = logs(&mut agent, &hints(), "ssh.service", 20, &mut printer)
+            .await
+            .unwrap_err();
+        assert_eq!(error.exit_code(), 64);
+        assert!(
+            error_chain(&error).contains("not a unit of this host's plan"),
+            "{error}"
+        );
+    }
+}
