@@ -5,6 +5,9 @@
 //!  attach TARGET…: inventory + resolve ─▶ fleet: check each (connect+Hello) ───────────────▶ Attach ─▶ follow ─▶ exit = worst verdict
 //!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
 //!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
+//!  history TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ print
+//!  check TARGET…:   inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ one plugin line (UNKNOWN if not asked)
+//!  logs HOST UNIT: inventory + resolve ─▶ connect+Hello ─▶ Logs ─▶ print the lines
 //!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
 //!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
 //!                  Ctrl-C anywhere: drop the sessions (the runs go on), exit 130
@@ -20,7 +23,8 @@ use std::time::Duration;
 
 use backup_orchestrator_proto::{Event, Request, RunOptions, exit_codes};
 use backup_orchestrator_render::{
-    FleetJson, FleetTable, OutputMode, PipeState, Reporter, RunReporter, demo_events, error_chain,
+    FleetJson, FleetTable, OutputMode, PipeState, Reporter, RunReporter, SingleJson, demo_events,
+    error_chain,
 };
 
 use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
@@ -29,12 +33,13 @@ use crate::connector::HostConnector;
 use crate::error::CtlError;
 use crate::fleet::{self, HostJob};
 use crate::hints::Hints;
+use crate::interrupt::interruptible;
 use crate::one_reply::{self, AnswerPrinter};
 use crate::ssh::config::{self, Environment};
 use crate::ssh::config_error::ConfigError;
 use crate::ssh::endpoint::Target;
 use crate::targets::{Targets, check_agent_path, overrides, resolve};
-use crate::{doctor, install};
+use crate::{check, doctor, install};
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
 pub fn run(cli: Cli) -> Result<i32, CtlError> {
@@ -47,6 +52,11 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         Action::Man => {
             write_stdout(&man_page().map_err(CtlError::Output)?)?;
             Ok(exit_codes::SUCCESS)
+        }
+        Action::Logs { host, unit, lines } => {
+            check_options(&options)?;
+            let targets = Targets::resolve(std::slice::from_ref(&host), &options)?;
+            block_on(logs(targets, &unit, lines, &options))
         }
         Action::SshConfig { host } => ssh_config(&host, &options),
         Action::DebugRender { delay_ms } => debug_render(&options, delay_ms),
@@ -76,11 +86,18 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
             });
             block_on(follow_hosts(targets, request, &options))
         }
-        Action::Attach { targets } => {
+        Action::Attach { targets, run_id } => {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
+            if run_id.is_some() && targets.fleet {
+                // A run id belongs to one host: on any other it names nothing.
+                return Err(CtlError::Usage {
+                    message: "attach --run RUN_ID takes one HOST, not several or a @GROUP"
+                        .to_owned(),
+                });
+            }
             let request = Request::Attach {
-                run_id: None,
+                run_id,
                 after_seq: None,
             };
             block_on(follow_hosts(targets, request, &options))
@@ -88,7 +105,18 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         Action::Status { targets } => {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
-            block_on(one_reply_each(targets, None, &options))
+            block_on(one_reply_each(targets, Question::Status, &options))
+        }
+        Action::Check { targets, max_age } => {
+            check_options(&options)?;
+            let targets = Targets::resolve(&targets, &options)?;
+            let mut printer = AnswerPrinter::new(output_mode(&options));
+            block_on(check::run(targets, max_age, &mut printer))
+        }
+        Action::History { targets } => {
+            check_options(&options)?;
+            let targets = Targets::resolve(&targets, &options)?;
+            block_on(one_reply_each(targets, Question::History, &options))
         }
         Action::Cancel {
             targets,
@@ -96,7 +124,11 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
         } => {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
-            block_on(one_reply_each(targets, Some(stop_units), &options))
+            block_on(one_reply_each(
+                targets,
+                Question::Cancel { stop_units },
+                &options,
+            ))
         }
     }
 }
@@ -191,6 +223,7 @@ async fn follow_hosts(
     let reporter: Box<dyn Reporter> = match (mode, targets.fleet) {
         (OutputMode::Json, true) => Box::new(FleetJson::new(&hosts, options.verbose)),
         (OutputMode::Bars, true) => Box::new(FleetTable::new(&hosts)),
+        (OutputMode::Json, false) => Box::new(SingleJson::new(options.verbose)),
         (mode, _) => Box::new(RunReporter::new(mode, options.verbose)),
     };
     let single = !targets.fleet;
@@ -223,11 +256,19 @@ async fn follow_hosts(
     Ok(codes.into_iter().max().unwrap_or(exit_codes::SUCCESS))
 }
 
-/// `status` or (with `Some(stop_units)`) `cancel` on each host in turn. One host's error is the
-/// command's; with several, each error is said and the exit code is the worst.
+/// What [`one_reply_each`] asks each host.
+#[derive(Clone, Copy, Debug)]
+enum Question {
+    Status,
+    Cancel { stop_units: bool },
+    History,
+}
+
+/// `status`, `cancel` or `history` on each host in turn. One host's error is the command's; with
+/// several, each error is said and the exit code is the worst.
 async fn one_reply_each(
     targets: Targets,
-    cancel: Option<bool>,
+    question: Question,
     options: &GlobalOptions,
 ) -> Result<i32, CtlError> {
     let mut printer = AnswerPrinter::new(output_mode(options));
@@ -235,21 +276,29 @@ async fn one_reply_each(
     let mut worst = exit_codes::SUCCESS;
     for mut target in targets.hosts {
         let (connector, hints) = (&mut target.connector, &target.hints);
-        let result = match cancel {
-            None => {
+        let result = match question {
+            Question::Status => {
                 let work = one_reply::status(connector, hints, &mut printer);
                 interruptible(work).await
             }
-            Some(stop_units) => {
+            Question::Cancel { stop_units } => {
                 let work = one_reply::cancel(connector, hints, stop_units, &mut printer);
+                interruptible(work).await
+            }
+            Question::History => {
+                let work = one_reply::history(connector, hints, &mut printer);
                 interruptible(work).await
             }
         };
         match result {
             Ok(code) => worst = worst.max(code),
             Err(error @ (CtlError::Interrupted { .. } | CtlError::Output(_))) => return Err(error),
-            Err(error) if single => return Err(error),
+            Err(error) if single => {
+                printer.failed(&hints.host, &error)?;
+                return Err(error);
+            }
             Err(error) => {
+                printer.failed(&hints.host, &error)?;
                 eprintln!("error: {}", error_chain(&error));
                 worst = worst.max(error.exit_code());
             }
@@ -258,18 +307,34 @@ async fn one_reply_each(
     Ok(worst)
 }
 
-/// Runs `work` until it ends or Ctrl-C. On Ctrl-C the work (and with it the SSH session) is
-/// dropped; nothing is left running by a one-reply command.
-async fn interruptible<T>(
-    work: impl std::future::Future<Output = Result<T, CtlError>>,
-) -> Result<T, CtlError> {
-    tokio::select! {
-        result = work => result,
-        _ = tokio::signal::ctrl_c() => Err(CtlError::Interrupted {
-            hosts: Vec::new(),
-            attach_hint: None,
-        }),
+/// `logs HOST UNIT`: one host (a `@GROUP` naming several is a usage error: whose unit?).
+async fn logs(
+    targets: Targets,
+    unit: &str,
+    lines: u32,
+    options: &GlobalOptions,
+) -> Result<i32, CtlError> {
+    let mut hosts = targets.hosts;
+    let (Some(mut target), true) = (hosts.pop(), hosts.is_empty()) else {
+        return Err(CtlError::Usage {
+            message: "logs takes one HOST, not a group of several".to_owned(),
+        });
+    };
+    let mut printer = AnswerPrinter::new(output_mode(options));
+    let work = one_reply::logs(
+        &mut target.connector,
+        &target.hints,
+        unit,
+        lines,
+        &mut printer,
+    );
+    let result = interruptible(work).await;
+    if let Err(error) = &result
+        && !matches!(error, CtlError::Interrupted { .. } | CtlError::Output(_))
+    {
+        printer.failed(&target.hints.host, error)?;
     }
+    result
 }
 
 /// The hidden `debug-render`: the demo run through the real display, paced by `delay_ms`.

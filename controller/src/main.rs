@@ -21,6 +21,7 @@
 //! The session design is in `session/mod.rs`, `reconnect.rs`, `fleet/mod.rs` and `ssh/mod.rs`.
 
 mod app;
+mod check;
 mod cli;
 mod confirm;
 mod connector;
@@ -30,6 +31,7 @@ mod feed;
 mod fleet;
 mod hints;
 mod install;
+mod interrupt;
 mod inventory;
 mod one_reply;
 mod openssh;

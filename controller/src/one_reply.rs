@@ -1,4 +1,4 @@
-//! `status` and `cancel`: one request, one reply, printed by [`AnswerPrinter`].
+//! `status`, `cancel`, `logs` and `history`: one request, one reply, printed by [`AnswerPrinter`].
 //!
 //! The words come from the render crate ([`status_text`], [`cancelled_text`] and their JSON forms);
 //! this file only connects, asks, and writes the answer on stdout in the chosen mode, under the
@@ -6,9 +6,12 @@
 
 use std::io::{self, Write};
 
-use backup_orchestrator_proto::{Refusal, Reply, Request, StatusReport, exit_codes};
+use backup_orchestrator_proto::{
+    Refusal, Reply, Request, RunHistory, StatusReport, UnitLogs, exit_codes,
+};
 use backup_orchestrator_render::{
-    OutputMode, PipeState, cancelled_json, cancelled_text, status_json, status_text,
+    CheckLine, OutputMode, PipeState, cancelled_json, cancelled_text, error_chain, history_json,
+    history_text, host_error_json, logs_json, logs_text, status_json, status_text,
 };
 
 use crate::error::CtlError;
@@ -60,6 +63,54 @@ impl AnswerPrinter {
             OutputMode::Bars | OutputMode::Plain => cancelled_text(host, run_id, stop_units),
         };
         self.print(&text)
+    }
+
+    /// `logs`: the unit's lines, or the answer as JSON.
+    pub fn logs(&mut self, logs: &UnitLogs) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => logs_json(logs),
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => logs_text(logs),
+        };
+        self.print(&text)
+    }
+
+    /// `history`: the kept runs as a table, or as JSON naming the host.
+    pub fn history(&mut self, host: &str, history: &RunHistory) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => history_json(host, history),
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => history_text(host, history),
+        };
+        self.print(&text)
+    }
+
+    /// `check`: the plugin line, or its JSON object.
+    pub fn check(&mut self, line: &CheckLine) -> Result<(), CtlError> {
+        let text = match self.mode {
+            OutputMode::Json => {
+                let mut text =
+                    serde_json::to_string_pretty(&line.json).expect("a JSON value serializes");
+                text.push('\n');
+                text
+            }
+            OutputMode::Quiet => return Ok(()),
+            OutputMode::Bars | OutputMode::Plain => line.line.clone(),
+        };
+        self.print(&text)
+    }
+
+    /// A host that could not answer: with `--json`, its `{"host", "exit_code", "error"}` object
+    /// on stdout (the `error: …` line on stderr is the caller's), so `--json` always prints one.
+    pub fn failed(&mut self, host: &str, error: &CtlError) -> Result<(), CtlError> {
+        match self.mode {
+            OutputMode::Json => self.print(&host_error_json(
+                host,
+                error.exit_code(),
+                &error_chain(error),
+            )),
+            OutputMode::Quiet | OutputMode::Bars | OutputMode::Plain => Ok(()),
+        }
     }
 
     fn print(&mut self, text: &str) -> Result<(), CtlError> {
@@ -115,6 +166,53 @@ pub async fn cancel(
     }
 }
 
+/// `logs HOST UNIT [-n N]`. The agent refuses a unit its plan does not name (`not_in_plan`, 64).
+pub async fn logs(
+    connector: &mut impl Connect,
+    hints: &Hints,
+    unit: &str,
+    lines: u32,
+    printer: &mut AnswerPrinter,
+) -> Result<i32, CtlError> {
+    let request = Request::Logs {
+        unit: unit.to_owned(),
+        lines,
+    };
+    let (reply, session) = one_reply(connector, &request, &["logs"]).await?;
+    match reply {
+        Reply::Logs(logs) => {
+            printer.logs(&logs)?;
+            Ok(exit_codes::SUCCESS)
+        }
+        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+        other => Err(session.unexpected(&other).into()),
+    }
+}
+
+/// `history TARGET…`, for one host.
+pub async fn history(
+    connector: &mut impl Connect,
+    hints: &Hints,
+    printer: &mut AnswerPrinter,
+) -> Result<i32, CtlError> {
+    let history = fetch_history(connector, hints).await?;
+    printer.history(&hints.host, &history)?;
+    Ok(exit_codes::SUCCESS)
+}
+
+/// Asks the host for its kept runs (`history`, `check`).
+pub async fn fetch_history(
+    connector: &mut impl Connect,
+    hints: &Hints,
+) -> Result<RunHistory, CtlError> {
+    let (reply, session) = one_reply(connector, &Request::History, &["history"]).await?;
+    match reply {
+        Reply::History(history) => Ok(history),
+        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+        other => Err(session.unexpected(&other).into()),
+    }
+}
+
 /// Connects, checks the agent offers `capabilities`, sends `request` and reads its one reply;
 /// returns it with the session (for error context).
 async fn one_reply(
@@ -136,5 +234,96 @@ fn refused(host: &str, refusal: Refusal) -> CtlError {
         host: host.to_owned(),
         refusal: Box::new(refusal),
         attach_hint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use backup_orchestrator_proto::RefusalKind;
+
+    use super::*;
+    use crate::remote::RemoteContext;
+    use crate::session::fake::{agent_hello, pair};
+    use crate::session::start;
+
+    /// One session with an agent that says `hello`, then answers the request with `reply`.
+    struct OneAgent {
+        hello: backup_orchestrator_proto::Hello,
+        reply: Option<Reply>,
+    }
+
+    impl Connect for OneAgent {
+        async fn connect(&mut self) -> Result<Session, CtlError> {
+            let (channel, mut agent) = pair();
+            let (hello, reply) = (self.hello.clone(), self.reply.take());
+            tokio::spawn(async move {
+                let ours = agent.read_frame().await;
+                assert_eq!(ours["role"], "controller");
+                agent.write(&hello).await;
+                if let Some(reply) = reply {
+                    let _request = agent.read_frame().await;
+                    agent.write(&reply).await;
+                }
+                agent.exit(Some(0), "");
+            });
+            let context = RemoteContext {
+                host: "forge".into(),
+                user: "deploy".into(),
+                agent_path: "backup-orchestrator".into(),
+            };
+            Ok(start(channel, &context, Duration::from_secs(5)).await?)
+        }
+    }
+
+    fn hints() -> Hints {
+        Hints {
+            host: "forge".into(),
+            attach: "backup-orchestrator-ctl attach forge".into(),
+            status: "backup-orchestrator-ctl status forge".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn logs_from_an_agent_without_the_capability_names_the_install_command() {
+        let mut hello = agent_hello();
+        hello.capabilities.retain(|c| c != "logs");
+        let mut agent = OneAgent { hello, reply: None };
+        let mut printer = AnswerPrinter::new(OutputMode::Quiet);
+        let error = logs(&mut agent, &hints(), "loud.service", 20, &mut printer)
+            .await
+            .unwrap_err();
+        assert_eq!(error.exit_code(), exit_codes::COULD_NOT_RUN);
+        let message = error.to_string();
+        assert!(message.contains("`logs`"), "{message}");
+        assert!(
+            message.contains("backup-orchestrator-ctl install forge"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_of_a_unit_not_in_the_plan_exits_with_the_refusals_code() {
+        let refusal = Refusal {
+            kind: RefusalKind::NotInPlan,
+            message: "ssh.service is not a unit of this host's plan".into(),
+            run_id: None,
+            started_at: None,
+            exit_code: 64,
+        };
+        let mut agent = OneAgent {
+            hello: agent_hello(),
+            reply: Some(Reply::Refused(refusal)),
+        };
+        let mut printer = AnswerPrinter::new(OutputMode::Quiet);
+        let error = logs(&mut agent, &hints(), "ssh.service", 20, &mut printer)
+            .await
+            .unwrap_err();
+        assert_eq!(error.exit_code(), 64);
+        assert!(
+            error_chain(&error).contains("not a unit of this host's plan"),
+            "{error}"
+        );
     }
 }

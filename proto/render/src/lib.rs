@@ -53,6 +53,7 @@
 
 mod answers;
 mod bars;
+mod check;
 mod confirm;
 mod demo;
 mod doctor;
@@ -60,10 +61,13 @@ mod error_chain;
 mod fleet_json;
 mod fleet_table;
 mod format;
+mod history;
+mod host_error;
 mod install;
 mod journal;
 mod json;
 mod lines;
+mod logs;
 mod mode;
 mod pipe;
 mod plain;
@@ -78,16 +82,23 @@ mod view;
 
 pub use answers::{NOTHING_TO_CANCEL, cancelled_json, cancelled_text, status_json, status_text};
 pub use backup_orchestrator_proto::{Envelope, LogLevel, Summary};
+pub use check::{
+    CHECK_CRITICAL, CHECK_OK, CHECK_UNKNOWN, CHECK_WARNING, CheckLine, check_host, check_unknown,
+    worst_check_code,
+};
 pub use confirm::{confirm_prompt, fleet_confirm_prompt};
 pub use demo::demo_events;
 pub use doctor::{Check, CheckStatus, HostChecklist, doctor_json, doctor_text};
 pub use error_chain::error_chain;
 pub use fleet_json::FleetJson;
 pub use fleet_table::FleetTable;
+pub use history::{history_json, history_text, run_result};
+pub use host_error::{SingleJson, host_error_json};
 pub use install::{InstallReport, InstallResult, install_json, install_line};
 pub use journal::{JournalPriority, journal_entry};
 pub use json::summary_json;
 pub use lines::log_incomplete_text;
+pub use logs::{logs_json, logs_text};
 pub use mode::{OutputMode, RenderOptions};
 pub use pipe::PipeState;
 pub use preflight::preflight_failure;

@@ -11,6 +11,7 @@ mod fleet;
 mod install;
 mod monitoring;
 mod nix;
+mod observe;
 mod schema;
 mod smoke;
 mod ssh_rules;

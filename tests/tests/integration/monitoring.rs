@@ -232,6 +232,20 @@ fn monitoring_textfile_hooks_and_unit_status_follow_a_success_a_partial_and_a_cr
         "{}",
         show(&replay)
     );
+    // The failed unit's own lines, indented under its failure in the plain output.
+    let replay_text = text(&replay.stdout);
+    let lines: Vec<&str> = replay_text.lines().collect();
+    let failed_at = lines
+        .iter()
+        .position(|l| l.contains(&format!("{LOUD} failed with result: exit-code")))
+        .unwrap_or_else(|| panic!("no failure line for {LOUD}: {}", show(&replay)));
+    let after = &lines[failed_at + 1..(failed_at + 7).min(lines.len())];
+    for line in LOUD_LINES {
+        assert!(
+            after.iter().any(|l| l.ends_with(&format!("    │ {line}"))),
+            "{line:?} not under the failure: {after:#?}"
+        );
+    }
     let mut hang_gone = false;
     for _ in 0..25 {
         if hosts

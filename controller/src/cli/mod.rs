@@ -10,6 +10,7 @@
 
 use crate::transport_kind::Transport;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use backup_orchestrator_proto::exit_codes;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
@@ -164,8 +165,28 @@ pub struct GlobalOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow the host's current run (or show its last one) from its start until its summary.
+    /// Follow the host's current run (or show its last one) from its start until its summary;
+    /// with --run RUN_ID, replay that older run of one HOST (see `history HOST` for the ids).
     Attach {
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
+        /// Replay this kept run (an id from `history HOST`) instead of the current or last one.
+        #[arg(long = "run", value_name = "RUN_ID")]
+        run_id: Option<String>,
+    },
+    /// A Nagios/Icinga plugin: judge each host's last finished run (starts nothing). One line per
+    /// host with perfdata; exit 0 OK, 1 WARNING (partial), 2 CRITICAL (critical, older than
+    /// --max-age, or none), 3 UNKNOWN (could not ask); over several hosts the worst, ranked
+    /// CRITICAL > WARNING > UNKNOWN > OK.
+    Check {
+        #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
+        targets: Vec<String>,
+        /// How old the last finished run may be, e.g. 26h or 1d 2h.
+        #[arg(long, value_name = "DURATION", required = true, value_parser = humantime::parse_duration)]
+        max_age: Duration,
+    },
+    /// List the runs kept on the hosts: id, start, duration, verdict and unit counts.
+    History {
         #[arg(value_name = "TARGET", required = true, value_hint = ValueHint::Hostname)]
         targets: Vec<String>,
     },
@@ -181,6 +202,17 @@ pub enum Command {
         /// Also stop the units that are running now.
         #[arg(long)]
         stop_units: bool,
+    },
+    /// Print the journal of a unit's last invocation on HOST (only a unit the host's plan names).
+    Logs {
+        #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+        host: String,
+        /// A unit of the host's plan, e.g. syncoid-tank-services.service.
+        #[arg(value_name = "UNIT")]
+        unit: String,
+        /// How many of its last lines (at most 1000).
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+        lines: u32,
     },
     /// Print the SSH settings resolved for HOST, in `ssh -G` format, and exit 3 naming what the
     /// native SSH transport would refuse.
@@ -227,13 +259,26 @@ pub enum Action {
     },
     Attach {
         targets: Vec<String>,
+        run_id: Option<String>,
     },
     Status {
         targets: Vec<String>,
     },
+    History {
+        targets: Vec<String>,
+    },
+    Check {
+        targets: Vec<String>,
+        max_age: Duration,
+    },
     Cancel {
         targets: Vec<String>,
         stop_units: bool,
+    },
+    Logs {
+        host: String,
+        unit: String,
+        lines: u32,
     },
     SshConfig {
         host: String,
@@ -291,8 +336,16 @@ impl Cli {
     /// The action the command line asks for.
     pub fn action(&self) -> Action {
         match (&self.command, &self.targets) {
-            (Some(Command::Attach { targets }), _) => Action::Attach {
+            (Some(Command::Attach { targets, run_id }), _) => Action::Attach {
                 targets: targets.clone(),
+                run_id: run_id.clone(),
+            },
+            (Some(Command::History { targets }), _) => Action::History {
+                targets: targets.clone(),
+            },
+            (Some(Command::Check { targets, max_age }), _) => Action::Check {
+                targets: targets.clone(),
+                max_age: *max_age,
             },
             (Some(Command::Status { targets }), _) => Action::Status {
                 targets: targets.clone(),
@@ -306,6 +359,11 @@ impl Cli {
             ) => Action::Cancel {
                 targets: targets.clone(),
                 stop_units: *stop_units,
+            },
+            (Some(Command::Logs { host, unit, lines }), _) => Action::Logs {
+                host: host.clone(),
+                unit: unit.clone(),
+                lines: *lines,
             },
             (Some(Command::SshConfig { host }), _) => Action::SshConfig { host: host.clone() },
             (
@@ -372,180 +430,4 @@ pub fn man_page() -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::parse_args(std::iter::once("backup-orchestrator-ctl").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn cli_runs_the_plan_when_given_only_a_host() {
-        let cli = parse(&["forge"]).unwrap();
-        assert_eq!(
-            cli.action(),
-            Action::Run {
-                targets: vec!["forge".into()]
-            }
-        );
-        assert_eq!(cli.options.agent_path, "backup-orchestrator");
-        assert_eq!(cli.options.connect_timeout, None);
-    }
-
-    #[test]
-    fn cli_takes_the_transport_and_leaves_it_unset_by_default() {
-        let cli = parse(&["status", "forge", "--transport", "openssh"]).unwrap();
-        assert_eq!(cli.options.transport, Some(Transport::Openssh));
-        assert_eq!(parse(&["forge"]).unwrap().options.transport, None);
-        assert!(parse(&["--transport", "telnet", "forge"]).is_err());
-    }
-
-    #[test]
-    fn cli_accepts_global_options_before_and_after_a_subcommand() {
-        let before = parse(&["--json", "-l", "deploy", "attach", "forge"]).unwrap();
-        let after = parse(&["attach", "forge", "--json", "-l", "deploy"]).unwrap();
-        for cli in [before, after] {
-            assert!(cli.options.json);
-            assert_eq!(cli.options.user.as_deref(), Some("deploy"));
-            assert_eq!(
-                cli.action(),
-                Action::Attach {
-                    targets: vec!["forge".into()]
-                }
-            );
-        }
-        let run = parse(&["forge", "--dry-run", "-y", "-p", "2222"]).unwrap();
-        assert!(run.options.dry_run && run.options.yes);
-        assert_eq!(run.options.port, Some(2222));
-    }
-
-    #[test]
-    fn cli_takes_several_targets_and_groups_for_every_host_command() {
-        let run = parse(&["forge", "@homelab", "nas01", "--parallel", "3"]).unwrap();
-        assert_eq!(
-            run.action(),
-            Action::Run {
-                targets: vec!["forge".into(), "@homelab".into(), "nas01".into()]
-            }
-        );
-        assert_eq!(run.options.parallel, 3);
-        assert_eq!(parse(&["forge"]).unwrap().options.parallel, 10);
-        let attach = parse(&["attach", "@homelab", "vault"]).unwrap();
-        assert_eq!(
-            attach.action(),
-            Action::Attach {
-                targets: vec!["@homelab".into(), "vault".into()]
-            }
-        );
-    }
-
-    #[test]
-    fn cli_knows_whether_agent_path_was_given() {
-        assert!(!parse(&["forge"]).unwrap().options.agent_path_given);
-        assert!(
-            parse(&["--agent-path", "/opt/a", "forge"])
-                .unwrap()
-                .options
-                .agent_path_given
-        );
-        assert!(
-            parse(&["attach", "forge", "--agent-path", "/opt/a"])
-                .unwrap()
-                .options
-                .agent_path_given
-        );
-    }
-
-    #[test]
-    fn cli_accepts_no_confirm_as_an_alias_of_yes() {
-        assert!(parse(&["--no-confirm", "forge"]).unwrap().options.yes);
-    }
-
-    #[test]
-    fn cli_parses_install_and_doctor_with_several_targets() {
-        let cli = parse(&["install", "h1", "h2", "--agent-binary", "/tmp/agent"]).unwrap();
-        assert_eq!(
-            cli.action(),
-            Action::Install {
-                targets: vec!["h1".into(), "h2".into()],
-                agent_binary: Some("/tmp/agent".into()),
-            }
-        );
-        let cli = parse(&["doctor", "h1", "--json"]).unwrap();
-        assert_eq!(
-            cli.action(),
-            Action::Doctor {
-                targets: vec!["h1".into()]
-            }
-        );
-        assert!(parse(&["install"]).is_err());
-    }
-
-    #[test]
-    fn cli_parses_cancel_with_stop_units() {
-        let cli = parse(&["cancel", "forge", "--stop-units"]).unwrap();
-        assert_eq!(
-            cli.action(),
-            Action::Cancel {
-                targets: vec!["forge".into()],
-                stop_units: true
-            }
-        );
-    }
-
-    #[test]
-    fn cli_usage_errors_exit_64_when_arguments_are_wrong() {
-        for args in [
-            &[][..],
-            &["--no-such-flag", "forge"],
-            &["--port", "notaport", "forge"],
-            &["--connect-timeout", "0", "forge"],
-            &["--parallel", "0", "forge"],
-            &["forge", "status", "h1"],
-            &["status"],
-            &["cancel", "--stop-units"],
-            &["completions", "tcsh-ish"],
-        ] {
-            let error = parse(args).unwrap_err();
-            assert_eq!(usage_exit_code(&error), 64, "{args:?}: {error}");
-        }
-    }
-
-    #[test]
-    fn cli_help_and_version_exit_0_and_help_lists_exit_codes_and_verdict() {
-        let help = parse(&["--help"]).unwrap_err();
-        assert_eq!(usage_exit_code(&help), 0);
-        let text = help.to_string();
-        assert!(text.contains("130"), "{text}");
-        assert!(
-            text.contains("floor(100 × (failed + timed_out) / total_services)"),
-            "{text}"
-        );
-        assert_eq!(usage_exit_code(&parse(&["--version"]).unwrap_err()), 0);
-    }
-
-    #[test]
-    fn cli_hides_debug_render_from_help() {
-        let help = parse(&["--help"]).unwrap_err().to_string();
-        assert!(!help.contains("debug-render"), "{help}");
-        assert!(matches!(
-            parse(&["debug-render"]).unwrap().action(),
-            Action::DebugRender { .. }
-        ));
-    }
-
-    #[test]
-    fn cli_generates_completions_and_a_man_page() {
-        let bash = String::from_utf8(completions(clap_complete::Shell::Bash)).unwrap();
-        assert!(bash.contains("--accept-new-host-key"), "{bash}");
-
-        let man = String::from_utf8(man_page().unwrap()).unwrap();
-        assert!(man.contains(".TH backup-orchestrator-ctl"), "{man}");
-        assert!(man.contains("connect\\-timeout"), "{man}");
-    }
-}
+mod tests;
