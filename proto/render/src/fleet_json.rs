@@ -173,22 +173,8 @@ impl Reporter for FleetJson {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_writer::SharedWriter as Shared;
 
     fn summary(host: &str, exit_code: i32) -> Summary {
         let mut summary = crate::demo_events()
@@ -220,10 +206,10 @@ mod tests {
             .unwrap();
         reporter.finish("h2", &summary("h2", 0)).unwrap();
         reporter.finish("h1", &summary("h1", 1)).unwrap();
-        assert!(out.0.lock().unwrap().is_empty(), "nothing before done");
+        assert!(out.text().is_empty(), "nothing before done");
         reporter.done().unwrap();
 
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(doc["exit_code"], 3);
         let elements = doc["hosts"].as_array().unwrap();

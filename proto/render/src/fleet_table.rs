@@ -291,23 +291,9 @@ impl crate::Reporter for FleetTable {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
     use crate::Reporter;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_writer::SharedWriter as Shared;
 
     #[test]
     fn fleet_table_ends_with_a_row_per_host_in_order() {
@@ -332,7 +318,7 @@ mod tests {
         table.failed("h9", &failure).unwrap();
         table.done().unwrap();
 
-        let text = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        let text = err.text();
         let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
         assert!(lines[0].starts_with("host "), "{text}");
         assert!(lines[1].starts_with("forge "), "{text}");

@@ -81,24 +81,10 @@ impl Reporter for SingleJson {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
     use crate::mode::RenderOptions;
     use crate::renderer::Renderer;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_writer::SharedWriter as Shared;
 
     #[test]
     fn a_failed_single_host_prints_its_error_object_on_stdout_and_the_error_on_stderr() {
@@ -118,13 +104,13 @@ mod tests {
         };
         reporter.failed("forge", &failure).unwrap();
         reporter.done().unwrap();
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             value,
             serde_json::json!({"host": "forge", "exit_code": 3, "error": "forge: connection refused"})
         );
-        let said = String::from_utf8(errors.0.lock().unwrap().clone()).unwrap();
+        let said = errors.text();
         assert_eq!(said, "error: forge: connection refused\n");
     }
 }

@@ -77,6 +77,8 @@ mod printable;
 mod renderer;
 mod report;
 mod reporter;
+#[cfg(test)]
+mod test_writer;
 mod unit_journal;
 mod view;
 
