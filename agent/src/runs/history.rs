@@ -9,7 +9,7 @@ use crate::runlog::{self, Layout};
 /// Every kept run, oldest first; `running`: the id of the run whose process is alive, if any (a run
 /// without a summary is `Running` if it is that one, else `Abandoned`).
 pub fn history(layout: &Layout, running: Option<&str>) -> RunHistory {
-    let runs = layout
+    let mut runs: Vec<(Option<u64>, RunRecord)> = layout
         .run_ids()
         .into_iter()
         .map(|run_id| {
@@ -18,6 +18,9 @@ pub fn history(layout: &Layout, running: Option<&str>) -> RunHistory {
                 .map(|contents| contents.events)
                 .unwrap_or_default();
             let alive = running == Some(run_id.as_str());
+            // An id names its start to the second only (two runs in one second sort by their
+            // random suffix): the first event's millisecond time orders them.
+            let first_at_ms = events.first().map(|envelope| envelope.at_ms);
             let report = status_report(&run_id, &events, alive);
             let mut record = RunRecord {
                 run_id,
@@ -49,10 +52,17 @@ pub fn history(layout: &Layout, running: Option<&str>) -> RunHistory {
                 record.cancelled = summary.cancelled;
                 record.critical_reason = summary.critical_reason;
             }
-            record
+            (first_at_ms, record)
         })
         .collect();
-    RunHistory { runs }
+    // Stable: runs without a readable first event keep their id order.
+    runs.sort_by(|(a, x), (b, y)| match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b),
+        _ => x.run_id.cmp(&y.run_id),
+    });
+    RunHistory {
+        runs: runs.into_iter().map(|(_, record)| record).collect(),
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ use crate::transport::{AgentChannel, RemoteExit};
 
 /// How much of ssh's stderr is kept for diagnostics.
 const STDERR_CAP: usize = 64 * 1024;
+/// How long stderr is still read once ssh has exited (a child of its own may hold it open).
+const STDERR_AFTER_EXIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Starts `program argv…` with piped standard streams, as the agent's channel.
 pub fn spawn(program: &str, argv: &[OsString]) -> io::Result<AgentChannel> {
@@ -73,7 +75,21 @@ async fn watch_child(
             }
         }
     };
-    let ((), status) = tokio::join!(read_stderr(stderr, &exit), wait);
+    // ssh's stderr ends when every process holding it has gone: a child of ssh's own (a
+    // ProxyCommand, a shell's command) may keep it open after ssh is dead. So the exit is known
+    // when ssh is reaped, and the rest of stderr is read for a moment only.
+    let reading = read_stderr(stderr, &exit);
+    tokio::pin!(reading, wait);
+    let mut read_all = false;
+    let status = loop {
+        tokio::select! {
+            () = &mut reading, if !read_all => read_all = true,
+            status = &mut wait => break status,
+        }
+    };
+    if !read_all {
+        let _ = tokio::time::timeout(STDERR_AFTER_EXIT, reading).await;
+    }
     exit.send_modify(|e| {
         match status {
             Ok(status) => {
