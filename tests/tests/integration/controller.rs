@@ -4,7 +4,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,10 @@ use backup_orchestrator_tests::{
 };
 
 use crate::schema::Summary;
-use crate::support::{code, show, started_units, text};
+use crate::support::{
+    assert_whole_after_reconnect, code, show, started_units, text, wait_bounded,
+    wait_for_started_units,
+};
 
 const CTL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -57,17 +59,6 @@ fn spawn_ctl(hosts: &TestHosts, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start ctl")
-}
-
-/// Waits (at most 10 s) until a unit of the plan has started on h1.
-fn wait_for_a_started_unit(hosts: &TestHosts) {
-    for _ in 0..50 {
-        if !started_units(hosts, "h1").is_empty() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(200));
-    }
-    panic!("no unit started on h1 within 10 s");
 }
 
 /// The agent's own summary of `run_id`, as written on the host.
@@ -352,26 +343,15 @@ fn controller_reattaches_by_itself_when_the_connection_is_cut_mid_run() {
         }
     }
     assert!(cut, "never found the session to cut");
-    let out = wait_bounded(child);
-    assert_eq!(code(&out), 0, "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("reconnect"),
-        "no word of the reconnect: {}",
-        show(&out)
-    );
-    let summary = Summary::parse(&out.stdout);
-    assert_eq!((summary.total_services, summary.successful), (15, 15));
-    let mut units: Vec<&str> = summary.units.iter().map(|u| u.unit.as_str()).collect();
-    units.sort_unstable();
-    units.dedup();
-    assert_eq!(units.len(), 15, "duplicated or missing units");
+    let out = wait_bounded(child, CTL_TIMEOUT);
+    assert_whole_after_reconnect(&out);
 }
 
 #[test]
 fn controller_killed_mid_run_leaves_the_run_going_and_attach_shows_all_of_it() {
     let hosts = boot("ct-kill", 1, UnitSet::user_plan(1.0));
     let mut child = spawn_ctl(&hosts, &["--yes", "h1"]);
-    wait_for_a_started_unit(&hosts);
+    wait_for_started_units(&hosts, 1);
     child.kill().expect("SIGKILL ctl");
     child.wait().expect("reap ctl");
     assert!(
@@ -416,24 +396,6 @@ fn controller_draws_bars_on_a_terminal() {
         "{screen}"
     );
     assert!(screen.contains("✔"), "{screen}");
-}
-
-/// Waits for `child` with its output collected, killing it after [`CTL_TIMEOUT`].
-fn wait_bounded(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        // The receiver is gone only when the test already failed on the timeout.
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(CTL_TIMEOUT) {
-        Ok(output) => output.expect("collect ctl output"),
-        Err(_) => {
-            // Our own child, by PID.
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("ctl (pid {pid}) did not finish within {CTL_TIMEOUT:?}");
-        }
-    }
 }
 
 /// A stand-in agent: a shell script that writes `stdout` (octal-escaped for printf) and then
@@ -503,11 +465,11 @@ fn controller_exits_3_quoting_the_text_when_the_agent_side_prints_garbage() {
 fn controller_cancel_stops_the_run_and_its_units_and_the_summary_says_so() {
     let hosts = boot("ct-cancel", 1, UnitSet::user_plan(3.0));
     let run = spawn_ctl(&hosts, &["--yes", "--json", "h1"]);
-    wait_for_a_started_unit(&hosts);
+    wait_for_started_units(&hosts, 1);
     let out = ctl(&hosts, &["cancel", "h1", "--stop-units"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
 
-    let out = wait_bounded(run);
+    let out = wait_bounded(run, CTL_TIMEOUT);
     let summary = Summary::parse(&out.stdout);
     assert!(summary.cancelled, "{}", show(&out));
     assert!(

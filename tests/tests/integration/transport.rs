@@ -6,8 +6,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use backup_orchestrator_tests::{
@@ -15,7 +13,10 @@ use backup_orchestrator_tests::{
 };
 
 use crate::schema::Summary;
-use crate::support::{code, show, started_units, text};
+use crate::support::{
+    assert_whole_after_reconnect, code, show, started_units, text, wait_bounded,
+    wait_for_started_units,
+};
 
 const CTL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -49,23 +50,6 @@ fn spawn_ctl(config: &Path, args: &[&str]) -> Child {
         .expect("start ctl")
 }
 
-/// Waits for `child` with its output collected, killing it (by PID) after [`CTL_TIMEOUT`].
-fn wait_bounded(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        // The receiver is gone only when the test already failed on the timeout.
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(CTL_TIMEOUT) {
-        Ok(output) => output.expect("collect ctl output"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("ctl (pid {pid}) did not finish within {CTL_TIMEOUT:?}");
-        }
-    }
-}
-
 /// The group's ssh_config with `extra` appended, in `dir`.
 fn config_with(hosts: &TestHosts, dir: &Path, extra: &str) -> PathBuf {
     let original = fs::read_to_string(hosts.ssh_config()).expect("read ssh_config");
@@ -81,17 +65,6 @@ fn host_summary(hosts: &TestHosts, host: &str, run_id: &str) -> Summary {
         &format!("sudo -n cat /var/lib/backup-orchestrator/runs/{run_id}/summary.json"),
     );
     Summary::parse(json.as_bytes())
-}
-
-/// Waits (at most 10 s) until `count` units of the plan have started on h1.
-fn wait_for_started_units(hosts: &TestHosts, count: usize) {
-    for _ in 0..50 {
-        if started_units(hosts, "h1").len() >= count {
-            return;
-        }
-        thread::sleep(Duration::from_millis(200));
-    }
-    panic!("fewer than {count} units started on h1 within 10 s");
 }
 
 #[test]
@@ -244,19 +217,8 @@ fn transport_openssh_reattaches_when_its_ssh_is_killed_mid_run() {
     // The controller's own child, by PID.
     let killed = Command::new("kill").args(["-9", &ssh[0]]).status().unwrap();
     assert!(killed.success());
-    let out = wait_bounded(child);
-    assert_eq!(code(&out), 0, "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("reconnect"),
-        "no word of the reconnect: {}",
-        show(&out)
-    );
-    let summary = Summary::parse(&out.stdout);
-    assert_eq!((summary.total_services, summary.successful), (15, 15));
-    let mut units: Vec<&str> = summary.units.iter().map(|u| u.unit.as_str()).collect();
-    units.sort_unstable();
-    units.dedup();
-    assert_eq!(units.len(), 15, "duplicated or missing units");
+    let out = wait_bounded(child, CTL_TIMEOUT);
+    let summary = assert_whole_after_reconnect(&out);
     for unit in PLAN_UNITS {
         assert!(
             summary.units.iter().any(|u| u.unit.starts_with(unit)),
@@ -285,7 +247,7 @@ fn transport_openssh_status_and_cancel_reach_the_run() {
         &["--transport", "openssh", "cancel", "h1", "--stop-units"],
     );
     assert_eq!(code(&out), 0, "{}", show(&out));
-    let out = wait_bounded(run);
+    let out = wait_bounded(run, CTL_TIMEOUT);
     let summary = Summary::parse(&out.stdout);
     assert!(summary.cancelled, "{}", show(&out));
     assert!(summary.successful < 15, "everything ran: {summary:?}");
