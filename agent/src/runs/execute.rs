@@ -180,8 +180,10 @@ impl OwnedSink {
         }
     }
 
-    /// Journal entries dropped because journald did not keep up.
-    pub fn journal_dropped(&self) -> u64 {
+    /// Waits a bounded time for journald to take the run's last entries; returns how many
+    /// entries it did not get (nothing is logged to the journal after this).
+    pub fn finish_journal(&mut self) -> u64 {
+        self.journal.finish();
         self.journal.dropped()
     }
 

@@ -90,7 +90,7 @@ pub async fn run_owned(
             run_id: run_id.to_owned(),
         });
     }
-    let journal = Journal::open(run_id);
+    let mut journal = Journal::open(run_id);
     let layout = Layout::system();
     let prepared = layout
         .prepared_events(run_id)
@@ -180,7 +180,7 @@ pub async fn run_owned(
         tracing::error!("{}", error_chain(&e));
     }
     let mut sink = sink.into_inner();
-    report_dropped(&sink, &systemd);
+    report_dropped(&mut sink, &systemd);
     match sink.incomplete() {
         Some(e) => Err(OwnedRunError::Append(e)),
         None => Ok(summary.exit_code),
@@ -194,8 +194,8 @@ fn emit_warnings(sink: &RefCell<OwnedSink>, warnings: &[String]) {
 }
 
 /// Says what the run could not keep or did not believe, once it is over.
-fn report_dropped(sink: &OwnedSink, systemd: &SystemdBus) {
-    let lines = sink.journal_dropped() + crate::stderr::dropped_lines();
+fn report_dropped(sink: &mut OwnedSink, systemd: &SystemdBus) {
+    let lines = sink.finish_journal() + crate::stderr::dropped_lines();
     if lines > 0 {
         tracing::warn!("{lines} journal line(s) dropped: journald did not keep up");
     }
