@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!  run TARGET…:    inventory + resolve ─▶ fleet: check each (connect+Hello) ─▶ confirm once ─▶ Run ─▶ follow ─▶ exit = worst verdict
+//!                  (with --yes or --dry-run nobody is asked: each host runs as soon as it is checked)
 //!  attach TARGET…: inventory + resolve ─▶ fleet: check each (connect+Hello) ───────────────▶ Attach ─▶ follow ─▶ exit = worst verdict
 //!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
 //!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
@@ -31,7 +32,7 @@ use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
 use crate::confirm;
 use crate::connector::HostConnector;
 use crate::error::CtlError;
-use crate::fleet::{self, HostJob};
+use crate::fleet::{self, HostJob, Start};
 use crate::hints::Hints;
 use crate::interrupt::interruptible;
 use crate::one_reply::{self, AnswerPrinter};
@@ -227,14 +228,16 @@ async fn follow_hosts(
         (mode, _) => Box::new(RunReporter::new(mode, options.verbose)),
     };
     let single = !targets.fleet;
-    let (yes, dry_run) = (
-        options.yes || matches!(request, Request::Attach { .. }),
-        options.dry_run,
-    );
     let parallel = usize::try_from(options.parallel).unwrap_or(usize::MAX);
-    let work = fleet::run(jobs, reporter, parallel, move |outcomes| {
-        confirm::confirm_checked(outcomes, single, yes, dry_run)
-    });
+    let confirm = move |outcomes| confirm::confirm_checked(outcomes, single);
+    // An attach is about a run that was confirmed already.
+    let attach = matches!(request, Request::Attach { .. });
+    let start = if confirm::is_asked(options.yes, options.dry_run) && !attach {
+        Start::AfterConfirming(confirm)
+    } else {
+        Start::WhenChecked
+    };
+    let work = fleet::run(jobs, reporter, parallel, start);
     let codes = tokio::select! {
         codes = work => codes?,
         _ = tokio::signal::ctrl_c() => {

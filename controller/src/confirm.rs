@@ -13,10 +13,14 @@ use backup_orchestrator_render::{confirm_prompt, fleet_confirm_prompt};
 use crate::error::CtlError;
 use crate::fleet::CheckOutcome;
 
+/// Whether a run is asked about: not with `--yes`, nor for a `--dry-run`, which starts nothing.
+pub fn is_asked(yes: bool, dry_run: bool) -> bool {
+    !(yes || dry_run)
+}
+
 /// Fails when a confirmation will be needed and there is no terminal to ask on.
 pub fn require_terminal(hosts: &[String], yes: bool, dry_run: bool) -> Result<(), CtlError> {
-    let terminal = io::stdin().is_terminal();
-    if yes || dry_run || terminal {
+    if !is_asked(yes, dry_run) || io::stdin().is_terminal() {
         return Ok(());
     }
     Err(CtlError::NoTerminal {
@@ -26,19 +30,14 @@ pub fn require_terminal(hosts: &[String], yes: bool, dry_run: bool) -> Result<()
 
 /// Asks once, on stderr, whether to run on the hosts whose check passed (listing the others with
 /// why), and reads the answer from stdin; nothing is asked when no host can run. `single` keeps
-/// the one-host question of `ctl HOST`.
-pub async fn confirm_checked(
-    outcomes: Vec<CheckOutcome>,
-    single: bool,
-    yes: bool,
-    dry_run: bool,
-) -> Result<(), CtlError> {
+/// the one-host question of `ctl HOST`. Called only when [`is_asked`].
+pub async fn confirm_checked(outcomes: Vec<CheckOutcome>, single: bool) -> Result<(), CtlError> {
     let ready: Vec<&str> = outcomes
         .iter()
         .filter(|o| o.error.is_none())
         .map(|o| o.host.as_str())
         .collect();
-    if yes || dry_run || ready.is_empty() {
+    if ready.is_empty() {
         return Ok(());
     }
     let cannot: Vec<(&str, &str)> = outcomes
@@ -53,7 +52,7 @@ pub async fn confirm_checked(
     let hosts = ready.join(", ");
     // Off the runtime's thread: the checked sessions' keepalives go on while the user reads.
     tokio::task::spawn_blocking(move || {
-        decide(&hosts, false, false, io::stdin().is_terminal(), || {
+        decide(&hosts, io::stdin().is_terminal(), || {
             let mut stderr = io::stderr();
             stderr.write_all(prompt.as_bytes())?;
             stderr.flush()?;
@@ -71,14 +70,9 @@ pub async fn confirm_checked(
 /// The decision, with the terminal and the answer injected.
 fn decide(
     host: &str,
-    yes: bool,
-    dry_run: bool,
     stdin_is_terminal: bool,
     ask: impl FnOnce() -> io::Result<String>,
 ) -> Result<(), CtlError> {
-    if yes || dry_run {
-        return Ok(());
-    }
     if !stdin_is_terminal {
         return Err(CtlError::NoTerminal {
             host: host.to_owned(),
@@ -102,24 +96,28 @@ mod tests {
     }
 
     #[test]
-    fn confirm_is_skipped_with_yes_or_dry_run() {
-        assert!(decide("forge", true, false, false, never_asked).is_ok());
-        assert!(decide("forge", false, true, false, never_asked).is_ok());
+    fn only_a_real_run_without_yes_is_asked() {
+        assert!(is_asked(false, false));
+        assert!(!is_asked(true, false));
+        assert!(!is_asked(false, true));
+        assert!(!is_asked(true, true));
+        let no_terminal_needed = require_terminal(&["forge".into()], true, false);
+        assert!(no_terminal_needed.is_ok());
     }
 
     #[test]
     fn confirm_without_a_terminal_exits_64_and_says_to_pass_yes() {
-        let error = decide("forge", false, false, false, never_asked).unwrap_err();
+        let error = decide("forge", false, never_asked).unwrap_err();
         assert_eq!(error.exit_code(), 64);
         assert!(error.to_string().contains("--yes"), "{error}");
     }
 
     #[test]
     fn confirm_accepts_only_yes() {
-        assert!(decide("forge", false, false, true, || Ok("y\n".into())).is_ok());
-        assert!(decide("forge", false, false, true, || Ok("YES\n".into())).is_ok());
+        assert!(decide("forge", true, || Ok("y\n".into())).is_ok());
+        assert!(decide("forge", true, || Ok("YES\n".into())).is_ok());
         for answer in ["\n", "n\n", "nope\n", ""] {
-            let error = decide("forge", false, false, true, || Ok(answer.into())).unwrap_err();
+            let error = decide("forge", true, || Ok(answer.into())).unwrap_err();
             assert!(matches!(error, CtlError::NotConfirmed { .. }), "{answer:?}");
         }
     }

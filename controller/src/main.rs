@@ -84,6 +84,8 @@ fn exit(code: i32) -> ExitCode {
 }
 
 /// Diagnostics on stderr: warnings by default, this crate's debug lines with `-v`, or `RUST_LOG`.
+/// Each line carries the time since the controller started: where a slow host spends its time
+/// (connect, auth, sudo, the agent's Hello) reads straight off `-v`.
 fn init_logging(verbose: bool) {
     let default = if verbose {
         "warn,backup_orchestrator_ctl=debug"
@@ -97,6 +99,6 @@ fn init_logging(verbose: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .without_time()
+        .with_timer(tracing_subscriber::fmt::time::uptime())
         .try_init();
 }

@@ -1,6 +1,7 @@
 //! One host's work: [`HostJob::check`] connects and checks it (host key, auth, sudo, Hello), then
 //! [`HostJob::follow`] sends the request on that session, follows the run across lost
-//! connections, and ends by telling the display the summary or the error.
+//! connections, and ends by telling the display the summary or the error;
+//! [`HostJob::check_and_follow`] does both in one go, when nobody is asked in between.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,11 +59,7 @@ impl<C: Connect> HostJob<C> {
     /// Connects and checks that the request can be made; the session is kept for
     /// [`HostJob::follow`].
     pub async fn check(&mut self) {
-        let checked = self.open().await;
-        if let Err(error) = &checked {
-            tracing::debug!(host = %self.hints.host, error = %error_chain(error), "check failed");
-        }
-        self.checked = Some(checked);
+        self.checked = Some(self.open().await);
     }
 
     pub fn outcome(&self) -> CheckOutcome {
@@ -76,15 +73,22 @@ impl<C: Connect> HostJob<C> {
     }
 
     async fn open(&mut self) -> Result<Session, CtlError> {
-        let session = self.connector.connect().await?;
-        if matches!(self.request, Request::Attach { .. }) {
-            session.require("attach")?;
+        let session = self.connector.connect().await;
+        let session = session.and_then(|session| {
+            if matches!(self.request, Request::Attach { .. }) {
+                session.require("attach")?;
+            }
+            Ok(session)
+        });
+        if let Err(error) = &session {
+            tracing::debug!(host = %self.hints.host, error = %error_chain(error), "check failed");
         }
-        Ok(session)
+        session
     }
 
-    /// Follows the run to its end, holding a permit of `limit` while it runs, and says how it
-    /// ended on `feed`. A host that failed its check says so at once, without a permit.
+    /// Follows the run to its end on the checked session, holding a permit of `limit` while it
+    /// runs, and says how it ended on `feed`. A host that failed its check says so at once,
+    /// without a permit.
     pub async fn follow(mut self, feed: HostFeed, limit: Arc<Semaphore>) {
         let session = match self.checked.take() {
             Some(Err(error)) => return feed.failed(error),
@@ -97,8 +101,21 @@ impl<C: Connect> HostJob<C> {
             Some(session) => Ok(session),
             None => self.open().await,
         };
+        self.follow_session(session, &feed).await;
+    }
+
+    /// Connects, checks and follows the run to its end, holding one permit of `limit` from the
+    /// connect to the end, and says how it ended on `feed`.
+    pub async fn check_and_follow(mut self, feed: HostFeed, limit: Arc<Semaphore>) {
+        // Never closed: acquiring fails only on a closed semaphore.
+        let _permit = limit.acquire().await;
+        let session = self.open().await;
+        self.follow_session(session, &feed).await;
+    }
+
+    async fn follow_session(&mut self, session: Result<Session, CtlError>, feed: &HostFeed) {
         let result = match session {
-            Ok(session) => self.follow_run(session, &feed).await,
+            Ok(session) => self.follow_run(session, feed).await,
             Err(error) => Err(error),
         };
         match result {
