@@ -4,10 +4,10 @@
 //!  run TARGET…:    inventory + resolve ─▶ fleet: check each (connect+Hello) ─▶ confirm once ─▶ Run ─▶ follow ─▶ exit = worst verdict
 //!                  (with --yes or --dry-run nobody is asked: each host runs as soon as it is checked)
 //!  attach TARGET…: inventory + resolve ─▶ fleet: check each (connect+Hello) ───────────────▶ Attach ─▶ follow ─▶ exit = worst verdict
-//!  status TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Status ─▶ print
-//!  cancel TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ Cancel ─▶ print
-//!  history TARGET…: inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ print
-//!  check TARGET…:   inventory + resolve ─▶ each host in turn: connect+Hello ─▶ History ─▶ one plugin line (UNKNOWN if not asked)
+//!  status TARGET…: inventory + resolve ─▶ each host, --parallel at once: connect+Hello ─▶ Status ─▶ print in order
+//!  cancel TARGET…: inventory + resolve ─▶ each host, --parallel at once: connect+Hello ─▶ Cancel ─▶ print in order
+//!  history TARGET…: inventory + resolve ─▶ each host, --parallel at once: connect+Hello ─▶ History ─▶ print in order
+//!  check TARGET…:   inventory + resolve ─▶ each host, --parallel at once: connect+Hello ─▶ History ─▶ one plugin line (UNKNOWN if not asked)
 //!  logs HOST UNIT: inventory + resolve ─▶ connect+Hello ─▶ Logs ─▶ print the lines
 //!  install TARGET…: resolve ─▶ per host: connect ─▶ compare ─▶ sudo once ─▶ upload, verify, rename ─▶ Hello
 //!  doctor TARGET…:  resolve ─▶ per host: connect ─▶ checklist (sudo -n -l, mounts, D-Bus, Hello, dry run)
@@ -19,6 +19,7 @@
 //! else the single host's display); the exit code is the worst host's.
 
 use std::io::{self, IsTerminal, Write};
+use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use backup_orchestrator_render::{
     FleetJson, FleetTable, OutputMode, PipeState, Reporter, RunReporter, SingleJson, demo_events,
     error_chain,
 };
+use futures_util::StreamExt;
 
 use crate::cli::{Action, Cli, GlobalOptions, completions, man_page};
 use crate::confirm;
@@ -35,12 +37,12 @@ use crate::error::CtlError;
 use crate::fleet::{self, HostJob, Start};
 use crate::hints::Hints;
 use crate::interrupt::interruptible;
-use crate::one_reply::{self, AnswerPrinter};
+use crate::one_reply::{self, AnswerPrinter, Question};
 use crate::ssh::config::{self, Environment};
 use crate::ssh::config_error::ConfigError;
 use crate::ssh::endpoint::Target;
 use crate::targets::{Targets, check_agent_path, overrides, resolve};
-use crate::{check, doctor, install};
+use crate::{check, doctor, each_host, install};
 
 /// Runs the command line's action; `Ok` carries the exit code of the runs that ended.
 pub fn run(cli: Cli) -> Result<i32, CtlError> {
@@ -112,7 +114,12 @@ pub fn run(cli: Cli) -> Result<i32, CtlError> {
             check_options(&options)?;
             let targets = Targets::resolve(&targets, &options)?;
             let mut printer = AnswerPrinter::new(output_mode(&options));
-            block_on(check::run(targets, max_age, &mut printer))
+            block_on(check::run(
+                targets,
+                max_age,
+                parallel(&options),
+                &mut printer,
+            ))
         }
         Action::History { targets } => {
             check_options(&options)?;
@@ -228,7 +235,6 @@ async fn follow_hosts(
         (mode, _) => Box::new(RunReporter::new(mode, options.verbose)),
     };
     let single = !targets.fleet;
-    let parallel = usize::try_from(options.parallel).unwrap_or(usize::MAX);
     let confirm = move |outcomes| confirm::confirm_checked(outcomes, single);
     // An attach is about a run that was confirmed already.
     let attach = matches!(request, Request::Attach { .. });
@@ -237,7 +243,7 @@ async fn follow_hosts(
     } else {
         Start::WhenChecked
     };
-    let work = fleet::run(jobs, reporter, parallel, start);
+    let work = fleet::run(jobs, reporter, parallel(options), start);
     let codes = tokio::select! {
         codes = work => codes?,
         _ = tokio::signal::ctrl_c() => {
@@ -259,16 +265,9 @@ async fn follow_hosts(
     Ok(codes.into_iter().max().unwrap_or(exit_codes::SUCCESS))
 }
 
-/// What [`one_reply_each`] asks each host.
-#[derive(Clone, Copy, Debug)]
-enum Question {
-    Status,
-    Cancel { stop_units: bool },
-    History,
-}
-
-/// `status`, `cancel` or `history` on each host in turn. One host's error is the command's; with
-/// several, each error is said and the exit code is the worst.
+/// `status`, `cancel` or `history` on every host, at most `--parallel` at once, each answer
+/// printed in the order the hosts were named. One host's error is the command's; with several,
+/// each error is said and the exit code is the worst.
 async fn one_reply_each(
     targets: Targets,
     question: Question,
@@ -276,26 +275,25 @@ async fn one_reply_each(
 ) -> Result<i32, CtlError> {
     let mut printer = AnswerPrinter::new(output_mode(options));
     let single = !targets.fleet;
+    let hosts = targets
+        .hosts
+        .into_iter()
+        .map(|t| (t.connector, t.hints))
+        .collect();
+    let answers = each_host::in_order(
+        hosts,
+        parallel(options),
+        |mut connector, hints| async move {
+            let answer = question.ask(&mut connector, &hints).await;
+            (hints, answer)
+        },
+    );
+    let mut answers = pin!(answers);
     let mut worst = exit_codes::SUCCESS;
-    for mut target in targets.hosts {
-        let (connector, hints) = (&mut target.connector, &target.hints);
-        let result = match question {
-            Question::Status => {
-                let work = one_reply::status(connector, hints, &mut printer);
-                interruptible(work).await
-            }
-            Question::Cancel { stop_units } => {
-                let work = one_reply::cancel(connector, hints, stop_units, &mut printer);
-                interruptible(work).await
-            }
-            Question::History => {
-                let work = one_reply::history(connector, hints, &mut printer);
-                interruptible(work).await
-            }
-        };
-        match result {
-            Ok(code) => worst = worst.max(code),
-            Err(error @ (CtlError::Interrupted { .. } | CtlError::Output(_))) => return Err(error),
+    while let Some((hints, result)) = interruptible(async { Ok(answers.next().await) }).await? {
+        match result.and_then(|answer| printer.answer(&hints, &answer)) {
+            Ok(()) => {}
+            Err(error @ CtlError::Output(_)) => return Err(error),
             Err(error) if single => {
                 printer.failed(&hints.host, &error)?;
                 return Err(error);
@@ -308,6 +306,11 @@ async fn one_reply_each(
         }
     }
     Ok(worst)
+}
+
+/// `--parallel N`: at most N hosts connecting or working at once.
+fn parallel(options: &GlobalOptions) -> usize {
+    usize::try_from(options.parallel).unwrap_or(usize::MAX)
 }
 
 /// `logs HOST UNIT`: one host (a `@GROUP` naming several is a usage error: whose unit?).

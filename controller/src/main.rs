@@ -26,6 +26,7 @@ mod cli;
 mod confirm;
 mod connector;
 mod doctor;
+mod each_host;
 mod error;
 mod feed;
 mod fleet;

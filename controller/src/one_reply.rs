@@ -1,4 +1,5 @@
-//! `status`, `cancel`, `logs` and `history`: one request, one reply, printed by [`AnswerPrinter`].
+//! `status`, `cancel`, `logs` and `history`: one request, one reply ([`Question::ask`]), printed by
+//! [`AnswerPrinter`]. Asking many hosts at once is [`crate::each_host`]'s.
 //!
 //! The words come from the render crate ([`status_text`], [`cancelled_text`] and their JSON forms);
 //! this file only connects, asks, and writes the answer on stdout in the chosen mode, under the
@@ -36,7 +37,7 @@ impl AnswerPrinter {
 
     /// `status`: plain lines, or the report as JSON. `attach_hint` is the command that follows
     /// a running run.
-    pub fn status(
+    fn status(
         &mut self,
         host: &str,
         report: &StatusReport,
@@ -51,12 +52,7 @@ impl AnswerPrinter {
     }
 
     /// `cancel`: what was asked of the run.
-    pub fn cancelled(
-        &mut self,
-        host: &str,
-        run_id: &str,
-        stop_units: bool,
-    ) -> Result<(), CtlError> {
+    fn cancelled(&mut self, host: &str, run_id: &str, stop_units: bool) -> Result<(), CtlError> {
         let text = match self.mode {
             OutputMode::Json => cancelled_json(host, run_id, stop_units),
             OutputMode::Quiet => return Ok(()),
@@ -76,7 +72,7 @@ impl AnswerPrinter {
     }
 
     /// `history`: the kept runs as a table, or as JSON naming the host.
-    pub fn history(&mut self, host: &str, history: &RunHistory) -> Result<(), CtlError> {
+    fn history(&mut self, host: &str, history: &RunHistory) -> Result<(), CtlError> {
         let text = match self.mode {
             OutputMode::Json => history_json(host, history),
             OutputMode::Quiet => return Ok(()),
@@ -125,44 +121,73 @@ impl AnswerPrinter {
     }
 }
 
-/// `status HOST`.
-pub async fn status(
-    connector: &mut impl Connect,
-    hints: &Hints,
-    printer: &mut AnswerPrinter,
-) -> Result<i32, CtlError> {
-    let (reply, session) = one_reply(connector, &Request::Status, &["status"]).await?;
-    match reply {
-        Reply::Status(report) => {
-            printer.status(&hints.host, &report, &hints.attach)?;
-            Ok(exit_codes::SUCCESS)
+/// What `status`, `cancel` and `history` ask each host.
+#[derive(Clone, Copy, Debug)]
+pub enum Question {
+    Status,
+    Cancel { stop_units: bool },
+    History,
+}
+
+/// One host's answer to a [`Question`].
+#[derive(Debug)]
+pub enum Answer {
+    /// Boxed: a report is ten times the other answers, and answers wait in a queue.
+    Status(Box<StatusReport>),
+    Cancelled {
+        run_id: String,
+        stop_units: bool,
+    },
+    History(RunHistory),
+}
+
+impl Question {
+    /// Connects, asks, and returns the host's answer (a refusal is the error).
+    pub async fn ask(
+        self,
+        connector: &mut impl Connect,
+        hints: &Hints,
+    ) -> Result<Answer, CtlError> {
+        match self {
+            Question::Status => {
+                let (reply, session) = one_reply(connector, &Request::Status, &["status"]).await?;
+                match reply {
+                    Reply::Status(report) => Ok(Answer::Status(Box::new(report))),
+                    Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+                    other => Err(session.unexpected(&other).into()),
+                }
+            }
+            Question::Cancel { stop_units } => {
+                let needed: &[&str] = if stop_units {
+                    &["cancel", "stop-units"]
+                } else {
+                    &["cancel"]
+                };
+                let request = Request::Cancel { stop_units };
+                let (reply, session) = one_reply(connector, &request, needed).await?;
+                match reply {
+                    Reply::Cancelled { run_id, stop_units } => {
+                        Ok(Answer::Cancelled { run_id, stop_units })
+                    }
+                    Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
+                    other => Err(session.unexpected(&other).into()),
+                }
+            }
+            Question::History => fetch_history(connector, hints).await.map(Answer::History),
         }
-        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
-        other => Err(session.unexpected(&other).into()),
     }
 }
 
-/// `cancel HOST [--stop-units]`.
-pub async fn cancel(
-    connector: &mut impl Connect,
-    hints: &Hints,
-    stop_units: bool,
-    printer: &mut AnswerPrinter,
-) -> Result<i32, CtlError> {
-    let needed: &[&str] = if stop_units {
-        &["cancel", "stop-units"]
-    } else {
-        &["cancel"]
-    };
-    let request = Request::Cancel { stop_units };
-    let (reply, session) = one_reply(connector, &request, needed).await?;
-    match reply {
-        Reply::Cancelled { run_id, stop_units } => {
-            printer.cancelled(&hints.host, &run_id, stop_units)?;
-            Ok(exit_codes::SUCCESS)
+impl AnswerPrinter {
+    /// Prints `hints.host`'s answer.
+    pub fn answer(&mut self, hints: &Hints, answer: &Answer) -> Result<(), CtlError> {
+        match answer {
+            Answer::Status(report) => self.status(&hints.host, report, &hints.attach),
+            Answer::Cancelled { run_id, stop_units } => {
+                self.cancelled(&hints.host, run_id, *stop_units)
+            }
+            Answer::History(history) => self.history(&hints.host, history),
         }
-        Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
-        other => Err(session.unexpected(&other).into()),
     }
 }
 
@@ -187,17 +212,6 @@ pub async fn logs(
         Reply::Refused(refusal) => Err(refused(&hints.host, refusal)),
         other => Err(session.unexpected(&other).into()),
     }
-}
-
-/// `history TARGET…`, for one host.
-pub async fn history(
-    connector: &mut impl Connect,
-    hints: &Hints,
-    printer: &mut AnswerPrinter,
-) -> Result<i32, CtlError> {
-    let history = fetch_history(connector, hints).await?;
-    printer.history(&hints.host, &history)?;
-    Ok(exit_codes::SUCCESS)
 }
 
 /// Asks the host for its kept runs (`history`, `check`).

@@ -154,7 +154,7 @@ pub struct GlobalOptions {
     #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
     pub inventory: Option<PathBuf>,
 
-    /// Connect to, and run on, at most N hosts at once.
+    /// Connect to, and run on (or ask: status, cancel, history, check), at most N hosts at once.
     #[arg(long, value_name = "N", default_value_t = 10, global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub parallel: u32,
 
