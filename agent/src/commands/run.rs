@@ -20,11 +20,10 @@ use super::output::{load_plan, renderer};
 use crate::cli::GlobalArgs;
 use crate::engine::Cancel;
 use crate::identity::hostname;
-use crate::monitoring::RunMonitor;
 use crate::plan::Plan;
-use crate::runlog::{self, Layout};
+use crate::runlog;
 use crate::runs::execute::{
-    CollectSink, Execution, HoldFinish, RenderSink, connect_engine, execute_plan,
+    self, CollectSink, Execution, RenderSink, connect_engine, execute_plan,
 };
 use crate::runs::host::{Host, StartError};
 use crate::runs::unit::OwnershipError;
@@ -76,28 +75,12 @@ fn in_progress(e: OwnershipError) -> CliError {
 /// Runs the engine here without starting anything: no unit, no lock, no log; only the monitoring
 /// textfile, if the plan has one, is refreshed.
 async fn dry_run(global: &GlobalArgs, plan: &Plan) -> Result<i32, CliError> {
-    let now = SystemTime::now();
-    let run_id = runlog::new_run_id(now);
     let systemd = connect_engine()
         .await
         .map_err(|e| CliError::could_not_run(&e))?;
     let mut renderer = renderer(global);
-    let execution = Execution {
-        plan,
-        run_id: &run_id,
-        dry_run: true,
-        stop_units_on_timeout: global.stop_units_on_timeout,
-        started_at: now,
-    };
     let sink = RefCell::new(RenderSink::new(&mut renderer, Instant::now()));
-    let mut held = HoldFinish::new(&sink);
-    let summary = execute_plan(&execution, &systemd, &mut held, Cancel::new()).await;
-    // A dry run refreshes the textfile too (marked dry), but fires no hook.
-    let monitor = RunMonitor::new(&plan.monitoring, Layout::system().monitoring_path());
-    for warning in monitor.finished(&summary, false).await {
-        held.warn(warning);
-    }
-    held.release();
+    let summary = execute::dry_run(plan, global.stop_units_on_timeout, &systemd, &sink).await;
     if let Some(e) = sink.into_inner().error.take() {
         return Err(CliError::output(e));
     }

@@ -17,8 +17,9 @@ use backup_orchestrator_render::{PipeState, Renderer};
 use crate::engine::{self, Cancel, EngineOptions, RunEventSink};
 use crate::identity::hostname;
 use crate::journal::Journal;
+use crate::monitoring::RunMonitor;
 use crate::plan::Plan;
-use crate::runlog::{LogWriter, RunLogError, Stamper};
+use crate::runlog::{self, Layout, LogWriter, RunLogError, Stamper};
 use crate::systemd::{SystemdBus, SystemdConnection, SystemdError};
 use backup_orchestrator_render::error_chain;
 
@@ -57,6 +58,34 @@ impl Execution<'_> {
     pub fn run_started(&self) -> RunStarted {
         engine::run_started(self.plan, &self.options())
     }
+}
+
+/// A dry run: the engine on `plan` without starting anything (no unit, no lock, no log), its
+/// events into `sink`. Only the monitoring textfile, if the plan has one, is refreshed (marked
+/// dry); no hook fires.
+pub async fn dry_run<S: RunEventSink>(
+    plan: &Plan,
+    stop_units_on_timeout: bool,
+    systemd: &SystemdBus,
+    sink: &RefCell<S>,
+) -> Summary {
+    let now = SystemTime::now();
+    let run_id = runlog::new_run_id(now);
+    let execution = Execution {
+        plan,
+        run_id: &run_id,
+        dry_run: true,
+        stop_units_on_timeout,
+        started_at: now,
+    };
+    let mut held = HoldFinish::new(sink);
+    let summary = execute_plan(&execution, systemd, &mut held, Cancel::new()).await;
+    let monitor = RunMonitor::new(&plan.monitoring, Layout::system().monitoring_path());
+    for warning in monitor.finished(&summary, false).await {
+        held.warn(warning);
+    }
+    held.release();
+    summary
 }
 
 /// Passes events on to a shared sink, but holds `RunFinished` back until [`HoldFinish::release`]:

@@ -4,23 +4,21 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use backup_orchestrator_proto::{
     Envelope, Refusal, RefusalKind, RunHistory, RunOptions, StatusReport, UnitLogs, exit_codes,
 };
 use backup_orchestrator_render::NOTHING_TO_CANCEL;
 
-use super::execute::{CollectSink, Execution, HoldFinish, execute_plan};
+use super::execute::{self, CollectSink};
 use super::history::history;
 use super::host::{Host, StartError};
 use super::logs::unit_logs;
 use super::session::{EventSource, RunSource, refusal};
 use super::unit::{OwnershipError, RunUnit};
-use crate::engine::Cancel;
-use crate::monitoring::RunMonitor;
 use crate::plan::Plan;
-use crate::runlog::{self, Follower, Layout, LogFollowError};
+use crate::runlog::{self, Follower, LogFollowError};
 use backup_orchestrator_render::error_chain;
 
 /// This host's runs, for a controller.
@@ -66,30 +64,14 @@ impl RunSource for HostRuns {
         // Checked before anything is started or locked.
         let plan = self.plan()?;
         if options.dry_run {
-            let now = SystemTime::now();
-            let run_id = runlog::new_run_id(now);
             let systemd = self
                 .host()
                 .await?
                 .systemd()
                 .await
                 .map_err(|e| refusal(RefusalKind::Internal, e.to_string()))?;
-            let execution = Execution {
-                plan: &plan,
-                run_id: &run_id,
-                dry_run: true,
-                stop_units_on_timeout: options.stop_units_on_timeout,
-                started_at: now,
-            };
             let sink = RefCell::new(CollectSink::new(Instant::now()));
-            let mut held = HoldFinish::new(&sink);
-            let summary = execute_plan(&execution, &systemd, &mut held, Cancel::new()).await;
-            // A dry run refreshes the textfile too (marked dry), but fires no hook.
-            let monitor = RunMonitor::new(&plan.monitoring, Layout::system().monitoring_path());
-            for warning in monitor.finished(&summary, false).await {
-                held.warn(warning);
-            }
-            held.release();
+            execute::dry_run(&plan, options.stop_units_on_timeout, &systemd, &sink).await;
             return Ok(HostEvents::Buffered(sink.into_inner().events.into()));
         }
         let host = self.host().await?;
