@@ -32,7 +32,7 @@ mod state_dir;
 mod writer;
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -147,17 +147,7 @@ impl Layout {
     pub fn write_current(&self, run_id: &str) -> Result<(), RunLogError> {
         let path = self.root.join(CURRENT);
         let tmp = self.root.join(".current.tmp");
-        state_dir::open_nofollow(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o640),
-            &tmp,
-        )
-        .and_then(|mut file| file.write_all(format!("{run_id}\n").as_bytes()))
-        .map_err(RunLogError::io("write", &tmp))?;
-        fs::rename(&tmp, &path).map_err(RunLogError::io("replace", &path))
+        state_dir::replace_file(&path, &tmp, format!("{run_id}\n").as_bytes())
     }
 
     /// The run recorded by [`Layout::write_current`], or else the newest run directory.

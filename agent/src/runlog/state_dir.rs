@@ -1,4 +1,4 @@
-//! The state directory's safety: [`ensure_private_dir`] and [`open_nofollow`].
+//! The state directory's safety: [`ensure_private_dir`], [`open_nofollow`] and [`replace_file`].
 //!
 //! Root writes the run logs, and root reads them back for whoever runs `sudo backup-orchestrator
 //! attach`. A directory another user can write to would let them swap a run's files for symlinks
@@ -8,7 +8,7 @@
 //! opened with `O_NOFOLLOW` all the same.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -61,6 +61,26 @@ pub fn open_nofollow(options: &mut OpenOptions, path: &Path) -> io::Result<File>
     options
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
+}
+
+/// Replaces `path` with `bytes` through `tmp` (`0640`, written then renamed, so a reader sees the
+/// old file or the whole new one; neither is followed if it is a symlink). A temporary file left
+/// half-written (a full disk) is removed.
+pub fn replace_file(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), RunLogError> {
+    let written = open_nofollow(
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o640),
+        tmp,
+    )
+    .and_then(|mut file| file.write_all(bytes));
+    if let Err(e) = written {
+        let _ = fs::remove_file(tmp);
+        return Err(RunLogError::io("write", tmp)(e));
+    }
+    fs::rename(tmp, path).map_err(RunLogError::io("replace", path))
 }
 
 /// Reads a small file without following a symlink.

@@ -17,9 +17,8 @@
 //!               └─ fails: truncate(len), lost += 1, e dropped
 //! ```
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +27,7 @@ use backup_orchestrator_proto::event::LogIncomplete;
 use backup_orchestrator_proto::{Envelope, Event, Summary};
 
 use super::error::RunLogError;
-use super::state_dir::open_nofollow;
+use super::state_dir::{open_nofollow, replace_file};
 
 /// Wraps events in [`Envelope`]s: `seq` from 0 without gaps, the wall clock, the time since the
 /// run started.
@@ -205,22 +204,7 @@ impl<F: AppendFile> LogWriter<F> {
 pub fn write_summary(path: &Path, summary: &Summary) -> Result<(), RunLogError> {
     let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
     json.push(b'\n');
-    let tmp = path.with_extension("json.tmp");
-    let written = open_nofollow(
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o640),
-        &tmp,
-    )
-    .and_then(|mut file| file.write_all(&json));
-    if let Err(e) = written {
-        // A full disk leaves a partial temporary file: not worth keeping.
-        let _ = fs::remove_file(&tmp);
-        return Err(RunLogError::io("write", &tmp)(e));
-    }
-    fs::rename(&tmp, path).map_err(RunLogError::io("replace", path))
+    replace_file(path, &path.with_extension("json.tmp"), &json)
 }
 
 /// Milliseconds since the Unix epoch.
