@@ -192,6 +192,26 @@ impl Drop for ResumeJournald<'_> {
     }
 }
 
+/// The start of a root script: a run started in the background, and journald SIGSTOPped as its
+/// first unit starts (the EXIT trap resumes it whatever happens next).
+const STOP_JOURNALD_AT_FIRST_UNIT: &str =
+    "journald=$(systemctl show -p MainPID --value systemd-journald)
+        trap 'kill -CONT $journald' EXIT
+        rm -f /run/bo-unit-trace
+        setsid backup-orchestrator --yes --quiet </dev/null >/dev/null 2>&1 &
+        for i in $(seq 100); do [ -s /run/bo-unit-trace ] && break; sleep 0.1; done
+        kill -STOP $journald";
+
+/// What the runs on h1 said about journal lines journald never got (empty when nothing was lost).
+fn dropped_said(hosts: &TestHosts) -> String {
+    root(
+        hosts,
+        &format!(
+            "journalctl --no-pager -o cat -u {RUN_UNIT} | grep 'journal line(s) dropped' || true"
+        ),
+    )
+}
+
 #[test]
 fn faults_a_journald_stopped_past_the_end_of_the_run_neither_slows_it_nor_goes_unsaid() {
     let hosts = boot("ft-journal", UnitSet::user_plan(1.0));
@@ -204,12 +224,8 @@ fn faults_a_journald_stopped_past_the_end_of_the_run_neither_slows_it_nor_goes_u
     // all log to it) may block, so nothing here logs in until journald runs again. The run's
     // summary file is waited for (at most 45 s); journald stays stopped 3 s more, past the 2 s
     // the run's end waits for it to take the queued entries, then resumes.
-    let script = "journald=$(systemctl show -p MainPID --value systemd-journald)
-        trap 'kill -CONT $journald' EXIT
-        rm -f /run/bo-unit-trace
-        setsid backup-orchestrator --yes --quiet </dev/null >/dev/null 2>&1 &
-        for i in $(seq 100); do [ -s /run/bo-unit-trace ] && break; sleep 0.1; done
-        kill -STOP $journald
+    let script = format!(
+        "{STOP_JOURNALD_AT_FIRST_UNIT}
         id=$(cat /var/lib/backup-orchestrator/current)
         start=$(date +%s%N)
         for i in $(seq 450); do
@@ -217,8 +233,9 @@ fn faults_a_journald_stopped_past_the_end_of_the_run_neither_slows_it_nor_goes_u
           sleep 0.1
         done
         echo waited_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-        sleep 3";
-    let waited = root(&hosts, script);
+        sleep 3"
+    );
+    let waited = root(&hosts, &script);
     let (out, summary) = attach(&hosts);
     eprintln!(
         "journald stopped: {} ms ({waited}), running: {} ms",
@@ -232,12 +249,7 @@ fn faults_a_journald_stopped_past_the_end_of_the_run_neither_slows_it_nor_goes_u
         baseline.duration_ms
     );
     // What journald missed is said, in the journal, once it runs again.
-    let said = root(
-        &hosts,
-        &format!(
-            "journalctl --no-pager -o cat -u {RUN_UNIT} | grep 'journal line(s) dropped' || true"
-        ),
-    );
+    let said = dropped_said(&hosts);
     eprintln!("{said}");
     assert!(
         !said.trim().is_empty(),
@@ -251,12 +263,8 @@ fn faults_a_journald_that_stalls_for_a_moment_loses_no_entry() {
     let _resume = ResumeJournald { hosts: &hosts };
     // journald stopped from the first unit's start for 1.5 s: sanoid ends and the seven syncoid
     // units start meanwhile, a burst of more entries than journald's socket holds unread.
-    let script = "journald=$(systemctl show -p MainPID --value systemd-journald)
-        trap 'kill -CONT $journald' EXIT
-        rm -f /run/bo-unit-trace
-        setsid backup-orchestrator --yes --quiet </dev/null >/dev/null 2>&1 &
-        for i in $(seq 100); do [ -s /run/bo-unit-trace ] && break; sleep 0.1; done
-        kill -STOP $journald
+    let script = format!(
+        "{STOP_JOURNALD_AT_FIRST_UNIT}
         sleep 1.5
         kill -CONT $journald
         id=$(cat /var/lib/backup-orchestrator/current)
@@ -264,8 +272,9 @@ fn faults_a_journald_that_stalls_for_a_moment_loses_no_entry() {
           [ -e /var/lib/backup-orchestrator/runs/$id/summary.json ] && break
           sleep 0.1
         done
-        echo $id";
-    let run_id = root(&hosts, script).trim().to_owned();
+        echo $id"
+    );
+    let run_id = root(&hosts, &script).trim().to_owned();
     let (out, summary) = attach(&hosts);
     assert_all_succeeded(&summary, &out);
     assert_eq!(summary.run_id, run_id);
@@ -290,12 +299,7 @@ fn faults_a_journald_that_stalls_for_a_moment_loses_no_entry() {
             unit.unit
         );
     }
-    let said = root(
-        &hosts,
-        &format!(
-            "journalctl --no-pager -o cat -u {RUN_UNIT} | grep 'journal line(s) dropped' || true"
-        ),
-    );
+    let said = dropped_said(&hosts);
     assert!(said.trim().is_empty(), "entries were dropped: {said}");
 }
 
